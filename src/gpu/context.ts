@@ -1,0 +1,313 @@
+// The GPU context: one GPUDevice plus the things every op needs — a pipeline cache, a buffer pool,
+// a command encoder that batches dispatches until a readback, and device-loss reporting.
+import { BufferPool } from './pool.ts';
+import { shaderSource, type ShaderName } from './shaders.ts';
+import { type DType, type HostTensor, numel } from './host.ts';
+
+export interface AdapterSummary {
+  /** Where the device came from. */
+  runtime: 'browser' | 'node-dawn';
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+export interface DeviceLoss {
+  reason: string;
+  message: string;
+}
+
+export type Binding = GPUBuffer | Tensor | undefined;
+
+export interface DispatchSpec {
+  shader: ShaderName;
+  entry: string;
+  /** Buffers by binding number in @group(0); `undefined` skips a binding the entry does not use. */
+  bindings: Binding[];
+  /** Contents of the uniform buffer bound at `uniformBinding` (u32/i32/f32 bit patterns). */
+  uniforms?: ArrayBufferView;
+  uniformBinding?: number;
+  workgroups: [number, number?, number?];
+  /** Pipeline-overridable constants. */
+  constants?: Record<string, number>;
+}
+
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** A grid of at least `n` workgroups, spread over x and y when n exceeds one dimension's limit.
+ *  Kernels recover the flat index as wid.x + wid.y * num_workgroups.x. */
+export function grid1d(n: number): [number, number] {
+  const x = Math.min(Math.max(n, 1), MAX_WORKGROUPS_PER_DIM);
+  return [x, Math.ceil(Math.max(n, 1) / x)];
+}
+
+const TENSOR_USAGE = 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008; /* COPY_DST */
+const UNIFORM_USAGE = 0x0040 /* UNIFORM */ | 0x0008; /* COPY_DST */
+const READBACK_USAGE = 0x0001 /* MAP_READ */ | 0x0008; /* COPY_DST */
+
+export class GpuContext {
+  readonly pool: BufferPool;
+  /** When set, every new op output is filled with NaN first, so an unwritten element shows up. */
+  poisonOutputs = false;
+  lostInfo: DeviceLoss | null = null;
+  readonly lost: Promise<DeviceLoss>;
+
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingUniforms: GPUBuffer[] = [];
+  private destroyed = false;
+  /** Validation/out-of-memory errors nobody caught yet; the next readback or sync throws them. */
+  private errors: string[] = [];
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterSummary,
+  ) {
+    this.pool = new BufferPool(device);
+    this.lost = device.lost.then((info) => {
+      const loss = { reason: String(info.reason), message: info.message || 'device lost' };
+      this.lostInfo = loss;
+      return loss;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  /** Throws the first GPU error raised since the last check (shader compile, validation, OOM). */
+  throwIfFailed(): void {
+    if (this.lostInfo) throw new Error(`GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`);
+    if (this.errors.length) {
+      const first = this.errors[0];
+      const more = this.errors.length - 1;
+      this.errors = [];
+      throw new Error(`GPU error: ${first}${more ? ` (and ${more} more)` : ''}`);
+    }
+  }
+
+  // ---- tensors -------------------------------------------------------------------------------
+
+  /** A new uninitialised tensor (NaN-filled when `poisonOutputs`). */
+  empty(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
+    const n = numel(shape);
+    const buffer = this.pool.acquire(n * 4, TENSOR_USAGE, label);
+    const t = new Tensor(this, buffer, shape, dtype);
+    if (this.poisonOutputs) {
+      this.flush();
+      const nan = new Float32Array(buffer.size / 4).fill(Number.NaN);
+      this.device.queue.writeBuffer(buffer, 0, nan);
+    }
+    return t;
+  }
+
+  upload(host: HostTensor, label?: string): Tensor {
+    const dtype: DType = host.data instanceof Uint32Array ? 'u32' : 'f32';
+    const buffer = this.pool.acquire(host.data.length * 4, TENSOR_USAGE, label);
+    // writeBuffer runs before any not-yet-submitted commands; submit them first so a recycled
+    // buffer is not overwritten before earlier dispatches have read it.
+    this.flush();
+    this.device.queue.writeBuffer(buffer, 0, host.data.buffer, host.data.byteOffset, host.data.byteLength);
+    return new Tensor(this, buffer, host.shape, dtype);
+  }
+
+  async read(t: Tensor): Promise<HostTensor> {
+    const bytes = t.size * 4;
+    const staging = this.pool.acquire(bytes, READBACK_USAGE, 'readback');
+    this.commandEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4);
+    this.flush();
+    try {
+      await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, bytes);
+    } catch (e) {
+      this.pool.release(staging);
+      throw this.lostInfo ? new Error(`GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`) : e;
+    }
+    const copy = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    this.pool.release(staging);
+    this.throwIfFailed();
+    const data = t.dtype === 'u32' ? new Uint32Array(copy) : new Float32Array(copy);
+    return { shape: [...t.shape], data };
+  }
+
+  // ---- dispatch --------------------------------------------------------------------------------
+
+  pipeline(shader: ShaderName, entry: string, constants?: Record<string, number>): GPUComputePipeline {
+    const key = `${shader}:${entry}:${constants ? JSON.stringify(constants) : ''}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    let module = this.modules.get(shader);
+    if (!module) {
+      module = this.device.createShaderModule({ code: shaderSource(shader), label: shader });
+      this.modules.set(shader, module);
+    }
+    p = this.device.createComputePipeline({
+      layout: 'auto',
+      label: `${shader}.${entry}`,
+      compute: { module, entryPoint: entry, constants },
+    });
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  dispatch(spec: DispatchSpec): void {
+    if (this.destroyed) throw new Error('GPU context was destroyed');
+    if (this.lostInfo) throw new Error(`GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`);
+    const pipeline = this.pipeline(spec.shader, spec.entry, spec.constants);
+    const entries: GPUBindGroupEntry[] = [];
+    spec.bindings.forEach((b, binding) => {
+      if (b) entries.push({ binding, resource: { buffer: b instanceof Tensor ? b.buffer : b } });
+    });
+    if (spec.uniforms) {
+      const u = this.pool.acquire(spec.uniforms.byteLength, UNIFORM_USAGE, 'uniforms');
+      this.device.queue.writeBuffer(u, 0, spec.uniforms.buffer, spec.uniforms.byteOffset, spec.uniforms.byteLength);
+      this.pendingUniforms.push(u);
+      entries.push({ binding: spec.uniformBinding ?? spec.bindings.length, resource: { buffer: u } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = spec.workgroups;
+    pass.dispatchWorkgroups(x, y, z);
+  }
+
+  /** Submits every recorded command. */
+  flush(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+    }
+    for (const u of this.pendingUniforms) this.pool.release(u);
+    this.pendingUniforms = [];
+  }
+
+  /** Submits and waits for the GPU to finish (for timing). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.destroyed = true;
+    this.pool.trim();
+    this.device.destroy();
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    return this.pass;
+  }
+}
+
+/** An f32 (or u32 ids) tensor living in a GPU buffer. Row-major; `release()` returns the buffer. */
+export class Tensor {
+  readonly size: number;
+  private released = false;
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly buffer: GPUBuffer,
+    readonly shape: readonly number[],
+    readonly dtype: DType = 'f32',
+  ) {
+    this.size = numel(shape);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Same buffer, new shape (same element count). */
+  reshape(shape: readonly number[]): Tensor {
+    if (numel(shape) !== this.size) throw new Error(`cannot reshape [${this.shape}] to [${shape}]`);
+    return new Tensor(this.ctx, this.buffer, shape, this.dtype);
+  }
+
+  read(): Promise<HostTensor> {
+    return this.ctx.read(this);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.ctx.pool.release(this.buffer);
+  }
+}
+
+/** Limits worth raising to the adapter's maximum (the defaults are small: 128 MiB bindings). */
+export const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export function limitsRecord(limits: GPUSupportedLimits): Record<string, number> {
+  const out: Record<string, number> = {};
+  // GPUSupportedLimits' members are prototype getters, so enumerate the prototype.
+  for (const key of Object.keys(Object.getPrototypeOf(limits))) {
+    const v = (limits as unknown as Record<string, unknown>)[key];
+    if (typeof v === 'number') out[key] = v;
+  }
+  if (Object.keys(out).length === 0) {
+    for (const key in limits) {
+      const v = (limits as unknown as Record<string, unknown>)[key];
+      if (typeof v === 'number') out[key] = v;
+    }
+  }
+  return out;
+}
+
+/** Requests a device with raised limits and wraps it in a context. Shared by browser and Node. */
+export async function contextFromGpu(gpu: GPU, runtime: AdapterSummary['runtime']): Promise<GpuContext> {
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('WebGPU is available but no adapter was found (requestAdapter returned null).');
+  const requiredLimits: Record<string, number> = {};
+  for (const k of RAISED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number>)[k];
+    if (typeof v === 'number') requiredLimits[k] = v;
+  }
+  const device = await adapter.requestDevice({ requiredLimits, label: 'aya-playground' });
+  const info = adapter.info;
+  const summary: AdapterSummary = {
+    runtime,
+    vendor: info.vendor || 'unknown',
+    architecture: info.architecture || 'unknown',
+    device: info.device || '',
+    description: info.description || '',
+    isFallbackAdapter: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    subgroupMinSize: (info as unknown as { subgroupMinSize?: number }).subgroupMinSize,
+    subgroupMaxSize: (info as unknown as { subgroupMaxSize?: number }).subgroupMaxSize,
+    features: [...adapter.features].sort(),
+    limits: limitsRecord(device.limits),
+  };
+  return new GpuContext(device, summary);
+}
