@@ -200,6 +200,11 @@ export class GpuContext {
     this.throwIfFailed();
   }
 
+  /** True once destroy() was called: a loss after that was asked for, not suffered. */
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
   destroy(): void {
     if (this.destroyed) return;
     this.flush();

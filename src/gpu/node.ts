@@ -1,5 +1,6 @@
 // Device acquisition in Node through Dawn (npm `webgpu`). Never imported by browser code.
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { contextFromGpu, type GpuContext } from './context.ts';
 
 /** Debian's chromium package ships SwiftShader's Vulkan driver; Dawn finds it through this file. */
@@ -9,6 +10,8 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
  *  Returns the ICD in use (or undefined). Must run before Dawn creates its Vulkan instance. */
 export function configureVulkanDriver(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (process.platform !== 'linux') return undefined;
+  // SwiftShader's Vulkan WSI probes for Wayland and prints an error when this is unset.
+  if (!env.XDG_RUNTIME_DIR) env.XDG_RUNTIME_DIR = tmpdir();
   if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES) return env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES;
   if (existsSync(SWIFTSHADER_ICD)) {
     env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;

@@ -122,8 +122,8 @@ export function opChecks(): OpCheck[] {
       shape: label(qs, ks),
       tolerance: TOL_REDUCTION,
       make: (r) => [randn(r, qs), randn(r, ks), randn(r, ks)],
-      cpu: attentionCpu,
-      gpu: attention,
+      cpu: (q, k, v) => attentionCpu(q, k, v),
+      gpu: (q, k, v) => attention(q, k, v),
     });
   }
   for (const shape of [[1, 10], [5, 65], [3, 1000]]) {

@@ -1,0 +1,45 @@
+// Human-readable output for the CLI (the --json forms print the objects as they are).
+import type { BenchReport } from '../bench/bench.ts';
+import type { CheckSummary, EngineInfo } from '../engine/engine.ts';
+
+export function formatInfo(info: EngineInfo): string {
+  const a = info.adapter;
+  const lines = [
+    `adapter       ${a.vendor} / ${a.architecture}${a.device ? ` / ${a.device}` : ''}`,
+    `description   ${a.description}`,
+    `runtime       ${a.runtime} (${info.versions.runtime})`,
+    `app           aya-playground ${info.versions.app}`,
+    `subgroups     ${a.subgroupMinSize ?? '?'}–${a.subgroupMaxSize ?? '?'}`,
+    `features      ${a.features.join(', ')}`,
+    'limits:',
+    ...Object.entries(a.limits).map(([k, v]) => `  ${k.padEnd(44)} ${v}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatCheck(s: CheckSummary): string {
+  const lines = s.results.map(
+    (r) =>
+      `${r.pass ? 'pass' : 'FAIL'}  ${r.op.padEnd(20)} ${r.shape.padEnd(28)} rel.err ${r.relError.toExponential(2)} (< ${r.tolerance})  ${r.ms.toFixed(1)} ms${r.error ? `  ${r.error}` : ''}`,
+  );
+  lines.push(`${s.passed} passed, ${s.failed} failed (seed ${s.seed})`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatBench(info: EngineInfo, r: BenchReport): string {
+  const lines = [
+    `adapter: ${info.adapter.vendor} / ${info.adapter.architecture} (${info.adapter.description})`,
+    `FMA peak: ${r.peak.gflops.toFixed(2)} GFLOP/s  [${r.peak.kernel}]`,
+    '',
+    `${'shape'.padEnd(40)} ${'variant'.padEnd(8)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(9)} ${'of peak'.padStart(8)}`,
+  ];
+  for (const row of r.matmul) {
+    lines.push(
+      `${row.label.padEnd(40)} ${row.variant.padEnd(8)} ${row.ms.toFixed(2).padStart(9)} ${row.gflops.toFixed(2).padStart(9)} ${(row.ratio * 100).toFixed(1).padStart(7)}%`,
+    );
+  }
+  if (r.at512) {
+    lines.push('', `best A·B at 512³: ${r.at512.variant}, ${r.at512.gflops.toFixed(2)} GFLOP/s = ${(r.at512.ratio * 100).toFixed(1)}% of peak (default variant: ${r.defaultVariant})`);
+  }
+  return `${lines.join('\n')}\n`;
+}
