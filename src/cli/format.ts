@@ -20,7 +20,7 @@ export function formatInfo(info: EngineInfo): string {
 export function formatCheck(s: CheckSummary): string {
   const lines = s.results.map(
     (r) =>
-      `${r.pass ? 'pass' : 'FAIL'}  ${r.op.padEnd(20)} ${r.shape.padEnd(28)} rel.err ${r.relError.toExponential(2)} (< ${r.tolerance})  ${r.ms.toFixed(1)} ms${r.error ? `  ${r.error}` : ''}`,
+      `${r.pass ? 'pass' : 'FAIL'}  ${r.op.padEnd(20)} ${r.shape.padEnd(28)} rel.err ${r.relError.toExponential(2)} (${r.tolerance < 1e-30 ? 'exact' : `< ${r.tolerance}`})  ${r.ms.toFixed(1)} ms${r.error ? `  ${r.error}` : ''}`,
   );
   lines.push(`${s.passed} passed, ${s.failed} failed (seed ${s.seed})`);
   return `${lines.join('\n')}\n`;

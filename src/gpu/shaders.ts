@@ -11,6 +11,7 @@ import embedding from '../../shaders/embedding.wgsl?raw';
 import xent from '../../shaders/softmax_xent.wgsl?raw';
 import reduce from '../../shaders/reduce.wgsl?raw';
 import peak from '../../shaders/peak.wgsl?raw';
+import random from '../../shaders/random.wgsl?raw';
 
 const sources = {
   elementwise,
@@ -23,6 +24,7 @@ const sources = {
   softmax_xent: xent,
   reduce,
   peak,
+  random,
 } as const;
 
 export type ShaderName = keyof typeof sources;

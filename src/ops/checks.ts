@@ -14,6 +14,7 @@ import { softmax, softmaxCpu } from './softmax.ts';
 import { embedding, embeddingCpu } from './embedding.ts';
 import { crossEntropy, crossEntropyCpu } from './xent.ts';
 import { max, maxCpu, sum, sumCpu } from './reduce.ts';
+import { randomUniform, randomUniformCpu } from './random.ts';
 
 /** Relative-error bounds of DESIGN §4. */
 export const TOL_ELEMENTWISE = 1e-5;
@@ -154,6 +155,17 @@ export function opChecks(): OpCheck[] {
       { op: 'sum', shape: label(shape), tolerance: TOL_REDUCTION, make: (r) => [randn(r, shape)], cpu: sumCpu, gpu: sum },
       { op: 'max', shape: label(shape), tolerance: TOL_REDUCTION, make: (r) => [randn(r, shape)], cpu: maxCpu, gpu: max },
     );
+  }
+  for (const [n, seed] of [[7, 1], [1000, 42], [70001, 2 ** 31 + 5]]) {
+    // Exact: the GPU and the host must produce the very same bits.
+    checks.push({
+      op: 'random uniform',
+      shape: `${label([n])} seed=${seed}`,
+      tolerance: Number.MIN_VALUE,
+      make: (r) => [randn(r, [1])],
+      cpu: () => randomUniformCpu([n], seed),
+      gpu: (x) => randomUniform(x.ctx, [n], seed),
+    });
   }
   return checks;
 }

@@ -9,6 +9,11 @@ export function pcgHash(input: number): number {
   return ((word >>> 22) ^ word) >>> 0;
 }
 
+/** The per-seed key of a stream (shaders receive it as a uniform). */
+export function rngKey(seed: number): number {
+  return pcgHash(((seed >>> 0) ^ 0x9e3779b9) >>> 0);
+}
+
 /** Deterministic stream: value i is pcgHash(seed-mixed counter i). */
 export class Rng {
   private counter = 0;
@@ -16,7 +21,7 @@ export class Rng {
   private spare: number | null = null;
 
   constructor(seed: number) {
-    this.key = pcgHash((seed >>> 0) ^ 0x9e3779b9);
+    this.key = rngKey(seed);
   }
 
   /** Next 32-bit unsigned integer. */
