@@ -1,6 +1,7 @@
 // Causal scaled-dot-product attention with grouped KV heads (GQA).
 // q, out: [batch, T, Hq, D]; k, v: [batch, S, Hkv, D]. Query t sits at absolute position pos0 + t
 // and sees keys s ≤ pos0 + t (pos0 = S − T when decoding with a KV cache, 0 for a full sequence).
+// k/v may be a partly filled KV cache: batch b's rows start at b · s_stride.
 // One invocation per (batch, t, head); a streaming ("online") softmax keeps one pass over the keys.
 
 struct AttnParams {
@@ -12,6 +13,7 @@ struct AttnParams {
   d: u32,
   pos0: u32,
   scale: f32,
+  s_stride: u32,  // rows per batch in the k/v buffers (≥ s_len: a KV cache is allocated for max length)
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
@@ -33,7 +35,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let kh = h / (p.hq / p.hkv);
   let qbase = row * p.d;
   let kv_row = p.hkv * p.d;
-  let kvbase = b * p.s_len * kv_row + kh * p.d;
+  let kvbase = b * p.s_stride * kv_row + kh * p.d;
   let last = min(p.s_len, p.pos0 + t + 1u);
 
   var acc: array<f32, MAX_D>;

@@ -179,6 +179,15 @@ export class GpuContext {
     pass.dispatchWorkgroups(x, y, z);
   }
 
+  /** Records a copy of `count` elements from src[srcOffset..] to dst[dstOffset..] (in order with dispatches). */
+  copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, count: number): void {
+    if (srcOffset + count > src.capacity || dstOffset + count > dst.capacity) {
+      throw new Error(`copy of ${count} elements out of range (src ${srcOffset}/${src.capacity}, dst ${dstOffset}/${dst.capacity})`);
+    }
+    if (count === 0) return;
+    this.commandEncoder().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, count * 4);
+  }
+
   /** Submits every recorded command. */
   flush(): void {
     if (this.pass) {
@@ -238,18 +247,41 @@ export class Tensor {
     readonly buffer: GPUBuffer,
     readonly shape: readonly number[],
     readonly dtype: DType = 'f32',
+    /** Views share their owner's buffer and never return it to the pool. */
+    private readonly isView = false,
   ) {
     this.size = numel(shape);
+    if (this.size > this.capacity) throw new Error(`shape [${shape}] needs ${this.size} elements, buffer holds ${this.capacity}`);
+  }
+
+  /** Elements the buffer can hold. */
+  get capacity(): number {
+    return Math.floor(this.buffer.size / 4);
   }
 
   get rank(): number {
     return this.shape.length;
   }
 
-  /** Same buffer, new shape (same element count). */
+  /** Same buffer, new shape (same element count); the result owns nothing. */
   reshape(shape: readonly number[]): Tensor {
     if (numel(shape) !== this.size) throw new Error(`cannot reshape [${this.shape}] to [${shape}]`);
-    return new Tensor(this.ctx, this.buffer, shape, this.dtype);
+    return new Tensor(this.ctx, this.buffer, shape, this.dtype, true);
+  }
+
+  /** Same buffer, new shape, and the buffer's ownership moves to the result (this one is spent). */
+  intoShape(shape: readonly number[]): Tensor {
+    if (numel(shape) !== this.size) throw new Error(`cannot reshape [${this.shape}] to [${shape}]`);
+    if (this.released) throw new Error('tensor was released');
+    const moved = new Tensor(this.ctx, this.buffer, shape, this.dtype, this.isView);
+    this.released = true;
+    return moved;
+  }
+
+  /** The first numel(shape) elements of the buffer under a new shape (e.g. the filled part of a
+   *  KV cache); the result owns nothing. */
+  view(shape: readonly number[]): Tensor {
+    return new Tensor(this.ctx, this.buffer, shape, this.dtype, true);
   }
 
   read(): Promise<HostTensor> {
@@ -257,7 +289,7 @@ export class Tensor {
   }
 
   release(): void {
-    if (this.released) return;
+    if (this.released || this.isView) return;
     this.released = true;
     this.ctx.pool.release(this.buffer);
   }

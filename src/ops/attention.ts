@@ -20,15 +20,18 @@ function dims(q: { shape: readonly number[] }, k: { shape: readonly number[] }, 
   return { batch, t, s, hq, hkv, d, pos0: p0 };
 }
 
-export function attention(q: Tensor, k: Tensor, v: Tensor, pos0?: number): Tensor {
+/** `kvStride`: rows per batch in k/v's buffers when they are a cache view longer than S. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, pos0?: number, kvStride?: number): Tensor {
   const dm = dims(q, k, v, pos0);
+  const stride = kvStride ?? dm.s;
+  if (stride < dm.s) throw new Error(`attention: kvStride ${stride} < ${dm.s} keys`);
   const rows = dm.batch * dm.t * dm.hq;
   const out = q.ctx.empty(q.shape);
   q.ctx.dispatch({
     shader: 'attention',
     entry: 'main',
     bindings: [q, k, v, out],
-    uniforms: packUniforms([rows, dm.t, dm.s, dm.hq, dm.hkv, dm.d, dm.pos0, f32(1 / Math.sqrt(dm.d))]),
+    uniforms: packUniforms([rows, dm.t, dm.s, dm.hq, dm.hkv, dm.d, dm.pos0, f32(1 / Math.sqrt(dm.d)), stride]),
     workgroups: grid1d(Math.ceil(rows / 64)),
   });
   return out;
