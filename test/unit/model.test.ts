@@ -4,6 +4,8 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { forwardCpu } from '../../src/model/cpu.ts';
 import { initWeights } from '../../src/model/init.ts';
 import { AyaModel } from '../../src/model/model.ts';
+import { generate } from '../../src/model/generate.ts';
+import { sequenceLogprobs } from '../../src/model/logprobs.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { forwardTfjs, useCpuBackend } from './oracle/tfjsCohere.ts';
 import { gpu } from './gpu.ts';
@@ -96,6 +98,49 @@ describe('Aya-style model', () => {
     const cache = model.createCache(1, 4);
     expect(() => model.forward([[1, 2, 3, 4, 5]], { cache })).toThrow(/exceed the cache capacity/);
     cache.release();
+    model.dispose();
+  });
+
+  it('generation is deterministic by seed, and greedy decoding follows the full-forward arg-max', async () => {
+    const ctx = await gpu();
+    const model = AyaModel.fromHost(ctx, config, weights);
+    const run = async (seed: number, temperature: number): Promise<number[]> => {
+      const out: number[] = [];
+      const it = generate(model, [1, 5, 9], { temperature, topK: 0, topP: 1, maxNewTokens: 6, seed });
+      for await (const tok of it) out.push(tok.id);
+      return out;
+    };
+    const a = await run(7, 1);
+    expect(await run(7, 1)).toEqual(a);
+    const others = await Promise.all([8, 9, 10].map((s) => run(s, 1)));
+    expect(others.some((o) => o.join() !== a.join())).toBe(true);
+    const greedy = await run(0, 0);
+    const seq = [1, 5, 9];
+    for (const id of greedy) {
+      if (id === config.eosTokenId) break;
+      const logits = (await model.forward([seq]).read()).data;
+      const last = logits.subarray((seq.length - 1) * config.vocabSize);
+      expect(id).toBe(last.indexOf(Math.max(...last)));
+      seq.push(id);
+    }
+    model.dispose();
+  });
+
+  it('logprobs match a log-softmax of the CPU reference logits', async () => {
+    const ctx = await gpu();
+    const model = AyaModel.fromHost(ctx, config, weights);
+    const seq = ids[0].slice(0, 6);
+    const r = await sequenceLogprobs(model, seq);
+    expect(r.logprobs[0]).toBeNull();
+    const ref = forwardCpu(config, weights, [seq]).data;
+    const v = config.vocabSize;
+    for (let i = 1; i < seq.length; i++) {
+      const row = Array.from(ref.subarray((i - 1) * v, i * v));
+      const lse = Math.log(row.reduce((s, x) => s + Math.exp(x), 0));
+      expect(r.logprobs[i]).toBeCloseTo(row[seq[i]] - lse, 4);
+      expect(r.top10_mass[i]).toBeGreaterThan(0);
+      expect(r.top10_mass[i]).toBeLessThanOrEqual(1 + 1e-9);
+    }
     model.dispose();
   });
 });

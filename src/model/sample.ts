@@ -1,0 +1,61 @@
+// Next-token sampling over one row of logits: temperature, top-k, top-p. Deterministic given the
+// uniform draw `u` (the caller's seeded Rng supplies one per token), computed in float64 so Node and
+// the browser pick the same token from the same logits.
+
+export interface SamplingOptions {
+  /** 0 means greedy (arg-max). */
+  temperature: number;
+  /** Keep the k most likely tokens; 0 keeps all. */
+  topK: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p; 1 keeps all. */
+  topP: number;
+  maxNewTokens: number;
+  seed: number;
+}
+
+export const DEFAULT_SAMPLING: SamplingOptions = { temperature: 0.8, topK: 40, topP: 0.95, maxNewTokens: 48, seed: 1 };
+
+export function validateSampling(o: SamplingOptions): SamplingOptions {
+  if (!Number.isFinite(o.temperature) || o.temperature < 0) throw new Error(`temperature must be ≥ 0, got ${o.temperature}`);
+  if (!Number.isInteger(o.topK) || o.topK < 0) throw new Error(`top-k must be a non-negative integer, got ${o.topK}`);
+  if (!(o.topP > 0 && o.topP <= 1)) throw new Error(`top-p must be in (0, 1], got ${o.topP}`);
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new Error(`max new tokens must be a positive integer, got ${o.maxNewTokens}`);
+  if (!Number.isInteger(o.seed)) throw new Error(`seed must be an integer, got ${o.seed}`);
+  return o;
+}
+
+/** Token ids ordered by logit, highest first (ties: lower id first). */
+function ranked(logits: ArrayLike<number>, k: number): number[] {
+  const idx = Array.from({ length: logits.length }, (_, i) => i);
+  idx.sort((a, b) => logits[b] - logits[a] || a - b);
+  return k > 0 ? idx.slice(0, k) : idx;
+}
+
+export function sampleToken(logits: ArrayLike<number>, o: Pick<SamplingOptions, 'temperature' | 'topK' | 'topP'>, u: number): number {
+  for (let i = 0; i < logits.length; i++) {
+    if (Number.isNaN(logits[i])) throw new Error(`logits contain NaN (token ${i}): the model's weights or activations are broken`);
+  }
+  if (o.temperature === 0) return ranked(logits, 1)[0];
+  const ids = ranked(logits, o.topK);
+  const top = logits[ids[0]];
+  const w = ids.map((i) => Math.exp((logits[i] - top) / o.temperature));
+  const total = w.reduce((a, b) => a + b, 0);
+  let keep = ids.length;
+  if (o.topP < 1) {
+    let cum = 0;
+    for (let j = 0; j < ids.length; j++) {
+      cum += w[j] / total;
+      if (cum >= o.topP) {
+        keep = j + 1;
+        break;
+      }
+    }
+  }
+  const kept = w.slice(0, keep).reduce((a, b) => a + b, 0);
+  let target = u * kept;
+  for (let j = 0; j < keep; j++) {
+    target -= w[j];
+    if (target < 0) return ids[j];
+  }
+  return ids[keep - 1];
+}
