@@ -47,7 +47,7 @@ export function forwardTfjs(config: ModelConfig, weights: HostWeights, ids: numb
     let x: tf.Tensor = tf.gather(embed, tf.tensor2d(ids, [b, t], 'int32')); // [b, t, hidden]
 
     const invFreq = tf.pow(config.ropeTheta, tf.div(tf.range(0, d, 2, 'float32'), -d)); // θ^(−2j/d)
-    const freqs = tf.outerProduct(tf.range(0, t, 1, 'float32'), invFreq); // [t, d/2]
+    const freqs = tf.outerProduct(tf.range(0, t, 1, 'float32'), invFreq as tf.Tensor1D); // [t, d/2]
     const cos = tf.cos(freqs);
     const sin = tf.sin(freqs);
     const causal = tf.linalg.bandPart(tf.ones([t, t]), -1, 0); // lower triangle incl. diagonal
