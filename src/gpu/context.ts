@@ -15,6 +15,8 @@ export interface AdapterSummary {
   subgroupMinSize?: number;
   subgroupMaxSize?: number;
   features: string[];
+  /** Features this device was created with (a subset of `features`). */
+  enabledFeatures: string[];
   limits: Record<string, number>;
 }
 
@@ -55,6 +57,8 @@ export class GpuContext {
   readonly pool: BufferPool;
   /** When set, every new op output is filled with NaN first, so an unwritten element shows up. */
   poisonOutputs = false;
+  /** Overrides the matmul kernel variant the ops pick for this device (see src/ops/matmul.ts). */
+  matmulVariant: string | null = null;
   lostInfo: DeviceLoss | null = null;
   readonly lost: Promise<DeviceLoss>;
 
@@ -91,6 +95,16 @@ export class GpuContext {
       this.errors = [];
       throw new Error(`GPU error: ${first}${more ? ` (and ${more} more)` : ''}`);
     }
+  }
+
+  hasFeature(name: string): boolean {
+    return this.device.features.has(name);
+  }
+
+  /** A CPU implementation of WebGPU (SwiftShader, WARP, llvmpipe): kernels tuned for CPUs win there. */
+  get isCpuAdapter(): boolean {
+    const a = this.adapter;
+    return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|warp|microsoft basic/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
   }
 
   // ---- tensors -------------------------------------------------------------------------------
@@ -323,6 +337,8 @@ export function limitsRecord(limits: GPUSupportedLimits): Record<string, number>
   return out;
 }
 
+export const OPTIONAL_FEATURES: GPUFeatureName[] = ['subgroups'];
+
 /** Requests a device with raised limits and wraps it in a context. Shared by browser and Node. */
 export async function contextFromGpu(gpu: GPU, runtime: AdapterSummary['runtime']): Promise<GpuContext> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -332,7 +348,9 @@ export async function contextFromGpu(gpu: GPU, runtime: AdapterSummary['runtime'
     const v = (adapter.limits as unknown as Record<string, number>)[k];
     if (typeof v === 'number') requiredLimits[k] = v;
   }
-  const device = await adapter.requestDevice({ requiredLimits, label: 'aya-playground' });
+  // Subgroups let CPU-tuned kernels share loads (quadBroadcast); optional everywhere.
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'aya-playground' });
   const info = adapter.info;
   const summary: AdapterSummary = {
     runtime,
@@ -344,6 +362,7 @@ export async function contextFromGpu(gpu: GPU, runtime: AdapterSummary['runtime'
     subgroupMinSize: (info as unknown as { subgroupMinSize?: number }).subgroupMinSize,
     subgroupMaxSize: (info as unknown as { subgroupMaxSize?: number }).subgroupMaxSize,
     features: [...adapter.features].sort(),
+    enabledFeatures: [...device.features].sort(),
     limits: limitsRecord(device.limits),
   };
   return new GpuContext(device, summary);

@@ -10,7 +10,6 @@ import softmax from '../../shaders/softmax.wgsl?raw';
 import embedding from '../../shaders/embedding.wgsl?raw';
 import xent from '../../shaders/softmax_xent.wgsl?raw';
 import reduce from '../../shaders/reduce.wgsl?raw';
-import peak from '../../shaders/peak.wgsl?raw';
 import random from '../../shaders/random.wgsl?raw';
 
 const sources = {
@@ -23,13 +22,34 @@ const sources = {
   embedding,
   softmax_xent: xent,
   reduce,
-  peak,
   random,
 } as const;
 
-export type ShaderName = keyof typeof sources;
+export type StaticShaderName = keyof typeof sources;
+/** A static shader, or a generated one registered with registerShader. */
+export type ShaderName = StaticShaderName | (string & {});
 
-/** The module's source with the shared helpers (`common.wgsl`) prepended. */
+const generated = new Map<string, () => string>();
+
+/** Registers a generated module (e.g. unrolled matmul variants); `make` runs once, on first use. */
+export function registerShader(name: string, make: () => string): void {
+  if (name in sources) throw new Error(`shader name ${name} is taken by shaders/${name}.wgsl`);
+  generated.set(name, make);
+}
+
+const cache = new Map<string, string>();
+
+/** The module's source: static files get the shared helpers (`common.wgsl`) prepended; generated
+ *  modules are complete as they are (they may start with `enable` directives). */
 export function shaderSource(name: ShaderName): string {
-  return `${common}\n${sources[name]}`;
+  let src = cache.get(name);
+  if (src) return src;
+  if (name in sources) src = `${common}\n${sources[name as StaticShaderName]}`;
+  else {
+    const make = generated.get(name);
+    if (!make) throw new Error(`unknown shader ${name}`);
+    src = make();
+  }
+  cache.set(name, src);
+  return src;
 }

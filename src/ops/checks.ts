@@ -24,6 +24,8 @@ export interface OpCheck {
   op: string;
   shape: string;
   tolerance: number;
+  /** Device features the kernel needs; without them the check is skipped. */
+  requires?: string[];
   make(rng: Rng): HostTensor[];
   cpu(...inputs: HostTensor[]): HostTensor;
   gpu(...inputs: Tensor[]): Tensor;
@@ -63,6 +65,8 @@ function matmulChecks(): OpCheck[] {
     [[67, 45], [33, 45], true],
     [[1, 129], [300, 129], true],
     [[2, 9, 64], [2, 70, 64], true],
+    [[130, 70], [70, 67], false], // more than one tile of every variant in M and N
+    [[70, 33], [130, 33], true],
   ];
   const out: OpCheck[] = [];
   for (const v of MATMUL_VARIANTS) {
@@ -71,6 +75,7 @@ function matmulChecks(): OpCheck[] {
         op: `matmul ${transB ? 'A·Bᵀ' : 'A·B'} ${v.name}`,
         shape: label(as, bs),
         tolerance: TOL_REDUCTION,
+        requires: v.requires,
         make: (rng) => [randn(rng, as), randn(rng, bs)],
         cpu: (a, b) => matmulCpu(a, b, { transB }),
         gpu: (a, b) => matmul(a, b, { transB, variant: v.name }),
@@ -78,6 +83,10 @@ function matmulChecks(): OpCheck[] {
     }
   }
   return out;
+}
+
+export function checkAvailable(ctx: GpuContext, check: OpCheck): boolean {
+  return (check.requires ?? []).every((f) => ctx.hasFeature(f));
 }
 
 export function opChecks(): OpCheck[] {
@@ -203,7 +212,7 @@ export async function runOpChecks(
   onResult?: (r: OpCheckResult, index: number, total: number) => void,
   shouldStop?: () => boolean,
 ): Promise<OpCheckResult[]> {
-  const checks = opChecks();
+  const checks = opChecks().filter((c) => checkAvailable(ctx, c));
   const results: OpCheckResult[] = [];
   for (let i = 0; i < checks.length; i++) {
     if (shouldStop?.()) break;

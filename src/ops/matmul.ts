@@ -1,27 +1,70 @@
 // Batched matmul: A[..., M, K] · B[K, N] (or Bᵀ with B [N, K] when transB), B optionally batched
 // like A. Kernel variants live side by side in shaders/matmul.wgsl; all are validated by the op
 // checks and timed by the bench; DEFAULT_VARIANT is the measured winner.
-import type { Tensor } from '../gpu/context.ts';
+import type { GpuContext, Tensor } from '../gpu/context.ts';
 import type { HostTensor } from '../gpu/host.ts';
+import { registerShader } from '../gpu/shaders.ts';
+import { type BlockedConfig, blockedTile, generateBlockedMatmul } from './matmulGen.ts';
 import { packUniforms } from './uniforms.ts';
 
 export interface MatmulVariant {
   name: string;
   description: string;
-  /** Entry points for A·B and A·Bᵀ. */
-  nn: string;
-  nt: string;
+  /** Shader module and entry point for A·B and A·Bᵀ. */
+  nn: { shader: string; entry: string };
+  nt: { shader: string; entry: string };
   /** Outputs covered by one workgroup: rows (M) × cols (N). */
   tileM: number;
   tileN: number;
+  /** Device features the kernels need. */
+  requires: string[];
+}
+
+function staticVariant(name: string, description: string, tileM: number, tileN: number): MatmulVariant {
+  return { name, description, nn: { shader: 'matmul', entry: `nn_${name}` }, nt: { shader: 'matmul', entry: `nt_${name}` }, tileM, tileN, requires: [] };
+}
+
+function generatedVariant(name: string, description: string, cfg: BlockedConfig): MatmulVariant {
+  registerShader(`matmul_${name}_nn`, () => generateBlockedMatmul(cfg, false));
+  registerShader(`matmul_${name}_nt`, () => generateBlockedMatmul(cfg, true));
+  return {
+    name,
+    description,
+    nn: { shader: `matmul_${name}_nn`, entry: 'main' },
+    nt: { shader: `matmul_${name}_nt`, entry: 'main' },
+    ...blockedTile(cfg),
+    requires: cfg.mode === 'quad' ? ['subgroups'] : [],
+  };
 }
 
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
-  { name: 'v1', description: 'one output per invocation, 16×16 workgroup', nn: 'nn_v1', nt: 'nt_v1', tileM: 16, tileN: 16 },
-  { name: 'v2', description: '4×4 register block per invocation, 8×8 workgroup', nn: 'nn_v2', nt: 'nt_v2', tileM: 32, tileN: 32 },
+  staticVariant('v1', 'one output per invocation, 16×16 workgroup', 16, 16),
+  staticVariant('v2', '4×4 register block per invocation (loops), 8×8 workgroup', 32, 32),
+  staticVariant('v3', 'workgroup-memory tiles 64×64×16, 4×4 per invocation, 16×16 workgroup (for GPUs)', 64, 64),
+  generatedVariant('v4', 'unrolled 16×8 register block, K unrolled ×4, 8×4 workgroup (for CPU adapters)', { R: 16, C: 8, WX: 8, WY: 4, U: 4, mode: 'scalar' }),
+  generatedVariant('v5', 'unrolled 32×8 register block, A loads shared across a quad (quadBroadcast), 4×2 workgroup (for CPU adapters)', {
+    R: 32,
+    C: 8,
+    WX: 4,
+    WY: 2,
+    U: 4,
+    mode: 'quad',
+  }),
 ];
 
-export const DEFAULT_VARIANT = 'v2';
+/** Variants this device can run. */
+export function availableVariants(ctx: GpuContext): MatmulVariant[] {
+  return MATMUL_VARIANTS.filter((v) => v.requires.every((f) => ctx.hasFeature(f)));
+}
+
+/** The variant the model uses on this device for M rows: one output per invocation for a few
+ *  rows (decoding: tiles would be mostly empty), the CPU-tuned kernels on CPU adapters (the fastest
+ *  measured there), workgroup tiling on GPUs. `npm run bench` shows all of them side by side. */
+export function defaultVariant(ctx: GpuContext, m = 64): string {
+  if (m <= 4) return 'v1';
+  if (!ctx.isCpuAdapter) return 'v3';
+  return ctx.hasFeature('subgroups') ? 'v5' : 'v4';
+}
 
 export interface MatmulOptions {
   transB?: boolean;
@@ -52,13 +95,14 @@ export function matmulDims(aShape: readonly number[], bShape: readonly number[],
 
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { batch, m, k, n, bBatched, outShape } = matmulDims(a.shape, b.shape, opts.transB);
-  const name = opts.variant ?? DEFAULT_VARIANT;
+  const name = opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m);
   const v = MATMUL_VARIANTS.find((x) => x.name === name);
   if (!v) throw new Error(`matmul: unknown variant ${name}`);
+  const kernel = opts.transB ? v.nt : v.nn;
   const out = a.ctx.empty(outShape);
   a.ctx.dispatch({
-    shader: 'matmul',
-    entry: opts.transB ? v.nt : v.nn,
+    shader: kernel.shader,
+    entry: kernel.entry,
     bindings: [a, b, out],
     uniforms: packUniforms([m, n, k, m * k, bBatched ? n * k : 0, m * n]),
     workgroups: [Math.ceil(n / v.tileN), Math.ceil(m / v.tileM), batch],

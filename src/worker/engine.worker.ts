@@ -2,8 +2,21 @@
 import * as Comlink from 'comlink';
 import { Engine } from '../engine/engine.ts';
 import { createBrowserContext } from '../gpu/browser.ts';
+import { browserUdhrSource } from '../data/source.browser.ts';
+import { indexedDbModelStore } from '../store/models.ts';
 
-const engine = new Engine(createBrowserContext, `browser worker (${navigator.userAgent})`);
+const engine = new Engine({
+  acquireGpu: createBrowserContext,
+  runtime: `browser worker (${navigator.userAgent})`,
+  udhr: browserUdhrSource,
+  async builtinTokenizer() {
+    const url = `${import.meta.env.BASE_URL}tokenizers/universal-23/tokenizer.json`;
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`cannot load the built-in tokenizer (${url}: HTTP ${res.status})`);
+    return res.json();
+  },
+  models: indexedDbModelStore,
+});
 
 /** What the UI may call. Functions passed in must be wrapped with Comlink.proxy. */
 export const workerApi = {
