@@ -18,16 +18,29 @@ const engine = new Engine({
   models: indexedDbModelStore,
 });
 
-/** What the UI may call. Functions passed in must be wrapped with Comlink.proxy. */
+type P<K extends keyof Engine> = Engine[K] extends (...args: infer A) => unknown ? A : never;
+
+/** What the UI may call. Callbacks passed in must be wrapped with Comlink.proxy; model files
+ *  (Map<string, Uint8Array>) cross as structured clones. */
 export const workerApi = {
   info: () => engine.info(),
   restart: () => engine.restart(),
   cancel: (jobId: string) => engine.cancel(jobId),
-  checkOps: (jobId: string, seed: number, onRow?: Parameters<Engine['checkOps']>[2]) => engine.checkOps(jobId, seed, onRow),
-  bench: (jobId: string, opts: Parameters<Engine['bench']>[1], onProgress?: Parameters<Engine['bench']>[2]) =>
-    engine.bench(jobId, opts, onProgress),
-  onDeviceLost: (listener: Parameters<Engine['onDeviceLost']>[0]) => engine.onDeviceLost(listener),
+  onDeviceLost: (...a: P<'onDeviceLost'>) => engine.onDeviceLost(...a),
   simulateDeviceLoss: () => engine.simulateDeviceLoss(),
+  checkOps: (...a: P<'checkOps'>) => engine.checkOps(...a),
+  bench: (...a: P<'bench'>) => engine.bench(...a),
+  // models
+  listModels: () => engine.listModels(),
+  createModel: (...a: P<'createModel'>) => engine.createModel(...a),
+  importModel: (...a: P<'importModel'>) => engine.importModel(...a),
+  exportModel: (...a: P<'exportModel'>) => engine.exportModel(...a),
+  deleteModel: (...a: P<'deleteModel'>) => engine.deleteModel(...a),
+  // text
+  prompts: (...a: P<'prompts'>) => engine.prompts(...a),
+  tokenize: (...a: P<'tokenize'>) => engine.tokenize(...a),
+  sample: (...a: P<'sample'>) => engine.sample(...a),
+  logprobs: (...a: P<'logprobs'>) => engine.logprobs(...a),
 };
 
 export type WorkerApi = typeof workerApi;

@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const run = (...args: string[]): string => execFileSync('node', ['bin/aya-playground.js', ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -23,12 +26,40 @@ describe('aya-playground CLI', () => {
   });
 
   it('bench --json reports the peak and matmul rows with ratios (tiny sizes)', () => {
-    const r = JSON.parse(run('bench', '--json', '--sizes', '32', '--no-model-shapes', '--seconds', '0.01'));
+    const r = JSON.parse(run('bench', '--json', '--sizes', '32', '--variants', 'v1,v2', '--no-model-shapes', '--seconds', '0.01'));
     expect(r.peak.gflops).toBeGreaterThan(0);
     expect(r.matmul.length).toBe(2 * r.matmul.filter((x: { transB: boolean }) => !x.transB).length);
     for (const row of r.matmul) {
       expect(row.gflops).toBeGreaterThan(0);
       expect(row.ratio).toBeCloseTo(row.gflops / r.peak.gflops, 10);
     }
+  });
+
+  it('create → tokenize → logprobs → sample on a model folder the CLI wrote', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'aya-cli-')), 'tiny');
+    const created = JSON.parse(run('create', '--out', dir, '--size', 'tiny', '--seed', '2', '--json'));
+    expect(created.files).toContain('model.safetensors');
+
+    const text = 'Tous les êtres humains naissent libres — 人人生而自由';
+    const tok = JSON.parse(run('tokenize', '--tokenizer', dir, '--text', text));
+    expect(tok.decoded).toBe(text);
+    const jsonl = join(dir, 'in.jsonl');
+    writeFileSync(jsonl, `${JSON.stringify({ text: 'a' })}\n${JSON.stringify({ text: 'שלום' })}\n`);
+    const lines = run('tokenize', '--tokenizer', dir, '--file', jsonl).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.decoded)).toEqual(['a', 'שלום']);
+
+    const lp = JSON.parse(run('logprobs', '--model', dir, '--ids', tok.ids.slice(0, 5).join(',')));
+    expect(lp.ids).toEqual(tok.ids.slice(0, 5));
+    expect(lp.logprobs[0]).toBeNull();
+    expect(lp.logprobs.slice(1).every((x: number) => x < 0)).toBe(true);
+    expect(lp.top10_entropy).toHaveLength(5);
+    expect(lp.top10_mass[1]).toBeGreaterThan(0);
+
+    const args = ['sample', '--model', dir, '--lang', 'fra', '--prompt', 'Tous les', '--max-new-tokens', '4', '--seed', '3', '--json'];
+    const a = JSON.parse(run(...args));
+    const b = JSON.parse(run(...args));
+    expect(a.ids).toHaveLength(4);
+    expect(b.completion).toBe(a.completion);
+    expect(() => run('sample', '--model', dir, '--lang', 'xx', '--prompt', 'a')).toThrow(/unknown language 'xx'/);
   });
 });
