@@ -281,7 +281,14 @@ export class Engine {
       const folder = readModelFolder(files, id);
       if (!folder.tokenizerJson) throw new Error(`${id}: no tokenizer.json`);
       const tokenizer = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${id}/tokenizer.json`);
-      return { ctx, model: AyaModel.fromHost(ctx, folder.config, folder.weights), tokenizer };
+      const model = AyaModel.fromHost(ctx, folder.config, folder.weights);
+      // Compile every pipeline now (one short prefill and one decode step), so the first
+      // generation's tokens/s measures generation, not shader compilation.
+      const cache = model.createCache(1, 2);
+      model.forward([[tokenizer.bos]], { cache }).release();
+      await model.forward([[tokenizer.eos]], { cache }).read();
+      cache.release();
+      return { ctx, model, tokenizer };
     })();
     this.loaded.set(id, entry);
     entry.catch(() => this.loaded.delete(id));

@@ -1,0 +1,98 @@
+// One "Generate": the same prompt and sampling settings through each chosen model in turn (the GPU
+// is shared, so one at a time), each column filling in as its tokens stream from the worker.
+import * as Comlink from 'comlink';
+import type { SampleEvent } from '../../engine/engine.ts';
+import type { ModelSummary } from '../../engine/models.ts';
+import type { StopReason } from '../../model/generate.ts';
+import type { SamplingOptions } from '../../model/sample.ts';
+import { engine, newJobId } from '../engineClient.svelte.ts';
+
+export type ColumnStatus = 'waiting' | 'loading' | 'streaming' | 'done' | 'error' | 'skipped';
+
+export interface Column {
+  model: ModelSummary;
+  status: ColumnStatus;
+  text: string;
+  tokens: number;
+  tokensPerSecond: number | null;
+  stopReason: StopReason | null;
+  ms: number | null;
+  error: string | null;
+}
+
+export interface RunInput {
+  models: ModelSummary[];
+  prompt: string;
+  lang: string;
+  sampling: SamplingOptions;
+}
+
+export class CompareRun {
+  columns = $state<Column[]>([]);
+  /** What the shown columns were generated from (the form may have changed since). */
+  input = $state<RunInput | null>(null);
+  running = $state(false);
+  private job: string | null = null;
+  private cancelled = false;
+
+  async start(input: RunInput): Promise<void> {
+    this.cancelled = false;
+    this.running = true;
+    this.input = input;
+    this.columns = input.models.map((model) => ({
+      model,
+      status: 'waiting',
+      text: '',
+      tokens: 0,
+      tokensPerSecond: null,
+      stopReason: null,
+      ms: null,
+      error: null,
+    }));
+    try {
+      for (const col of this.columns) {
+        if (this.cancelled) {
+          col.status = 'skipped';
+          continue;
+        }
+        await this.one(col, input);
+      }
+    } finally {
+      this.job = null;
+      this.running = false;
+    }
+  }
+
+  private async one(col: Column, input: RunInput): Promise<void> {
+    const jobId = newJobId('sample');
+    this.job = jobId;
+    col.status = 'loading';
+    try {
+      const onToken = (e: SampleEvent) => {
+        col.text += e.delta;
+        col.tokens = e.index + 1;
+        col.tokensPerSecond = e.tokensPerSecond;
+        col.status = 'streaming';
+      };
+      const r = await engine.ready().sample(jobId, col.model.id, input.prompt, input.lang, input.sampling, Comlink.proxy(onToken));
+      // The final text is decoded in one piece, so it is exact even where a character spans tokens.
+      col.text = r.text;
+      col.tokens = r.ids.length;
+      col.tokensPerSecond = r.tokensPerSecond;
+      col.stopReason = r.stopReason;
+      col.ms = r.ms;
+      col.status = 'done';
+    } catch (e) {
+      col.error = (e as Error).message;
+      col.status = 'error';
+    }
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    if (this.job) void engine.api?.cancel(this.job);
+  }
+}
+
+/** One for the page, not per panel mount: results (and a running job) survive a trip to another panel. */
+export const compareRun = new CompareRun();

@@ -1,0 +1,27 @@
+// A stored model leaves the app as the folder it is (DESIGN §2): one download per file, or one zip
+// holding `<name>/<file>` so unzipping gives a folder transformers and this app both load.
+import type { Zippable } from 'fflate';
+import type { ModelSummary } from '../../engine/models.ts';
+import { saveBytes, safeFileStem } from '../common/download.ts';
+import { engine } from '../engineClient.svelte.ts';
+
+const mime = (name: string) => (name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+
+export async function downloadZip(m: ModelSummary): Promise<void> {
+  // fflate loads only when someone exports: most sessions never do.
+  const [{ zipSync }, files] = await Promise.all([import('fflate'), engine.ready().exportModel(m.id)]);
+  const stem = safeFileStem(m.name);
+  const entries: Zippable = {};
+  // Float weights barely compress; storing them keeps a big export fast. JSON compresses well.
+  for (const [name, bytes] of files) entries[`${stem}/${name}`] = [bytes, { level: name.endsWith('.safetensors') ? 0 : 6 }];
+  saveBytes(`${stem}.zip`, zipSync(entries), 'application/zip');
+}
+
+export async function downloadFiles(m: ModelSummary): Promise<void> {
+  const files = await engine.ready().exportModel(m.id);
+  for (const [name, bytes] of files) {
+    saveBytes(name, bytes, mime(name));
+    // Back-to-back clicks can be merged into one download; a short pause keeps them apart.
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
