@@ -40,3 +40,36 @@ fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   if (i >= p.n) { return; }
   out[i] = a[i] * p.scalar;
 }
+
+// ---- backward and in-place helpers ---------------------------------------------------------------
+// swiglu_backward: a = gate, b = up, c = dout → out = dgate, out2 = dup, with s = σ(gate):
+//   dup = dout · gate · s,   dgate = dout · up · s · (1 + gate · (1 − s)).
+// add_inplace: out += a.  scale_inplace: out *= scalar.
+
+@group(0) @binding(4) var<storage, read_write> out2: array<f32>;
+@group(0) @binding(5) var<storage, read> c: array<f32>;
+
+@compute @workgroup_size(256)
+fn swiglu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.n) { return; }
+  let g = a[i];
+  let dy = c[i];
+  let s = 1.0 / (1.0 + exp(-g));
+  out[i] = dy * b[i] * s * (1.0 + g * (1.0 - s));
+  out2[i] = dy * g * s;
+}
+
+@compute @workgroup_size(256)
+fn add_inplace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.n) { return; }
+  out[i] = out[i] + a[i];
+}
+
+@compute @workgroup_size(256)
+fn scale_inplace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.n) { return; }
+  out[i] = out[i] * p.scalar;
+}

@@ -25,3 +25,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   out[i] = table[id * p.dim + i % p.dim];
 }
+
+// ---- backward ------------------------------------------------------------------------------------
+// dtable[id, e] = Σ over positions j of id: dout[j, e], without atomics: the host builds a CSR
+// list (ids are host-known in training): `offsets` [vocab + 1] and the positions sorted by id,
+// bound as `ids`; `table` is bound to dout and `out` to dtable [vocab, dim]; p.total = vocab · dim.
+// One invocation per element of dtable; rows of ids that do not occur are written as zeros.
+
+@group(0) @binding(4) var<storage, read> offsets: array<u32>;
+
+@compute @workgroup_size(256)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.total) { return; }
+  let id = i / p.dim;
+  let e = i % p.dim;
+  var s = 0.0;
+  for (var j = offsets[id]; j < offsets[id + 1u]; j++) { s += table[ids[j] * p.dim + e]; }
+  out[i] = s;
+}

@@ -45,3 +45,58 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     out[base + i] = (x[base + i] - mean) * inv * w[i];
   }
 }
+
+// ---- backward --------------------------------------------------------------------------------------
+// With x̂ = (x − mean)·rstd and y = x̂ ⊙ w, for each row:
+//   dx = rstd · (dy⊙w − mean(dy⊙w) − x̂ · mean(dy⊙w⊙x̂)),   dw = Σ_rows dy ⊙ x̂.
+// backward_dx (one workgroup per row; out = dx) also stores each row's (mean, rstd) in `stats`;
+// backward_dw (one invocation per column; out = dw) reads them, so it runs after backward_dx.
+
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>; // [rows, 2]: mean, rstd
+
+@compute @workgroup_size(64)
+fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let row = flat_wg(wid, nwg);
+  if (row >= p.rows) { return; }
+  let base = row * p.dim;
+  var s = 0.0;
+  for (var i = lid; i < p.dim; i += WG) { s += x[base + i]; }
+  let mean = reduce_sum(lid, s) / f32(p.dim);
+  var v = 0.0;
+  for (var i = lid; i < p.dim; i += WG) {
+    let d = x[base + i] - mean;
+    v += d * d;
+  }
+  let rstd = 1.0 / sqrt(reduce_sum(lid, v) / f32(p.dim) + p.eps);
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var i = lid; i < p.dim; i += WG) {
+    let g = dy[base + i] * w[i];
+    sg += g;
+    sgx += g * (x[base + i] - mean) * rstd;
+  }
+  let mg = reduce_sum(lid, sg) / f32(p.dim);
+  let mgx = reduce_sum(lid, sgx) / f32(p.dim);
+  for (var i = lid; i < p.dim; i += WG) {
+    let xh = (x[base + i] - mean) * rstd;
+    out[base + i] = rstd * (dy[base + i] * w[i] - mg - xh * mgx);
+  }
+  if (lid == 0u) {
+    stats[2u * row] = mean;
+    stats[2u * row + 1u] = rstd;
+  }
+}
+
+@compute @workgroup_size(64)
+fn backward_dw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.dim) { return; }
+  var s = 0.0;
+  for (var r = 0u; r < p.rows; r++) {
+    let o = r * p.dim + i;
+    s += dy[o] * (x[o] - stats[2u * r]) * stats[2u * r + 1u];
+  }
+  out[i] = s;
+}

@@ -183,3 +183,74 @@ fn nt_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) li
   }
   v3_store(wid, lid, &acc);
 }
+
+// ---- Aᵀ·B ("tn", for weight gradients): C[b] = A[b]ᵀ · B[b], A is [K, M], B is [K, N] -----------
+// Same bindings and parameters as nn/nt (a_batch = K·M, b_batch = K·N or 0). The generated v4/v5
+// "tn" kernels come from src/ops/matmulGen.ts.
+
+@compute @workgroup_size(16, 16)
+fn tn_v1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let row = gid.y;
+  let col = gid.x;
+  if (row >= p.m || col >= p.n) { return; }
+  let ao = wid.z * p.a_batch + row;
+  let bo = wid.z * p.b_batch + col;
+  var s = 0.0;
+  for (var i = 0u; i < p.k; i++) { s += a[ao + i * p.m] * b[bo + i * p.n]; }
+  c[wid.z * p.c_batch + row * p.n + col] = s;
+}
+
+@compute @workgroup_size(8, 8)
+fn tn_v2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let r0 = gid.y * 4u;
+  let c0 = gid.x * 4u;
+  if (r0 >= p.m || c0 >= p.n) { return; }
+  let ab = wid.z * p.a_batch;
+  let bb = wid.z * p.b_batch;
+  var acc: array<vec4<f32>, 4>;
+  var ac: array<u32, 4>;
+  for (var i = 0u; i < 4u; i++) { ac[i] = ab + min(r0 + i, p.m - 1u); }
+  var bc: array<u32, 4>;
+  for (var j = 0u; j < 4u; j++) { bc[j] = bb + min(c0 + j, p.n - 1u); }
+  for (var kk = 0u; kk < p.k; kk++) {
+    let ao = kk * p.m;
+    let bo = kk * p.n;
+    let bv = vec4<f32>(b[bc[0] + bo], b[bc[1] + bo], b[bc[2] + bo], b[bc[3] + bo]);
+    for (var i = 0u; i < 4u; i++) { acc[i] += a[ac[i] + ao] * bv; }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let r = r0 + i;
+    if (r >= p.m) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      if (c0 + j < p.n) { c[wid.z * p.c_batch + r * p.n + c0 + j] = acc[i][j]; }
+    }
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn tn_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+         @builtin(local_invocation_index) li: u32) {
+  let ab = wid.z * p.a_batch;
+  let bb = wid.z * p.b_batch;
+  var acc: array<f32, 16>;
+  for (var k0 = 0u; k0 < p.k; k0 += 16u) {
+    for (var i = 0u; i < 4u; i++) {
+      let e = li + i * 256u;
+      // Aᵀ: read A[k, row] along rows (contiguous), store as tile_a[row][k].
+      let ak = k0 + (e >> 6u);
+      let ar = wid.y * 64u + (e & 63u);
+      var av = 0.0;
+      if (ar < p.m && ak < p.k) { av = a[ab + ak * p.m + ar]; }
+      tile_a[(e & 63u) * 16u + (e >> 6u)] = av;
+      let bk = k0 + (e >> 6u);
+      let bcol = wid.x * 64u + (e & 63u);
+      var bv = 0.0;
+      if (bk < p.k && bcol < p.n) { bv = b[bb + bk * p.n + bcol]; }
+      tile_b[e] = bv;
+    }
+    workgroupBarrier();
+    v3_multiply_tile(lid, &acc);
+    workgroupBarrier();
+  }
+  v3_store(wid, lid, &acc);
+}

@@ -45,3 +45,39 @@ fn max_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   }
   if (lid == 0u) { out[row] = red[0]; }
 }
+
+// ---- sum of squares (global gradient norm) and the clipping factor -----------------------------------
+// sumsq_partial: workgroup g of `groups` strides over x[0..n) and writes Σ x² of its share to
+// out[offset + g]; the partials of one or many tensors are then summed by sum_rows (one row).
+// clip_factor: out[0] = min(1, max_norm / (sqrt(x[0]) + 1e-6)) from a sum of squares x[0].
+
+struct SumsqParams {
+  n: u32,
+  offset: u32,
+  groups: u32,
+  max_norm: f32,
+}
+
+@group(0) @binding(3) var<uniform> ps: SumsqParams;
+
+@compute @workgroup_size(256)
+fn sumsq_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = wid.x;
+  var s = 0.0;
+  for (var i = g * WG + lid; i < ps.n; i += ps.groups * WG) {
+    let v = x[i];
+    s += v * v;
+  }
+  red[lid] = s;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
+    if (lid < k) { red[lid] = red[lid] + red[lid + k]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { out[ps.offset + g] = red[0]; }
+}
+
+@compute @workgroup_size(1)
+fn clip_factor() {
+  out[0] = min(1.0, ps.max_norm / (sqrt(x[0]) + 1e-6));
+}

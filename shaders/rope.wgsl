@@ -33,3 +33,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   out[2u * i] = x0 * c - x1 * s;
   out[2u * i + 1u] = x1 * c + x0 * s;
 }
+
+// Backward: the rotation is orthogonal, so dx = rotation of dy by −θ (x = dy here, out = dx):
+// dx0 = dy0·cos + dy1·sin, dx1 = dy1·cos − dy0·sin.
+@compute @workgroup_size(256)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.pairs) { return; }
+  let j = i % p.half;
+  let t = (i / (p.half * p.heads)) % p.seq;
+  let pos = p.pos0 + t;
+  let c = cos_t[pos * p.half + j];
+  let s = sin_t[pos * p.half + j];
+  let y0 = x[2u * i];
+  let y1 = x[2u * i + 1u];
+  out[2u * i] = y0 * c + y1 * s;
+  out[2u * i + 1u] = y1 * c - y0 * s;
+}

@@ -124,11 +124,13 @@ export class GpuContext {
 
   upload(host: HostTensor, label?: string): Tensor {
     const dtype: DType = host.data instanceof Uint32Array ? 'u32' : 'f32';
-    const buffer = this.pool.acquire(host.data.length * 4, TENSOR_USAGE, label);
+    // GPU tensors are f32: float64 host data (CPU references run in f64 too) is rounded once here.
+    const data = host.data instanceof Float64Array ? Float32Array.from(host.data) : host.data;
+    const buffer = this.pool.acquire(data.length * 4, TENSOR_USAGE, label);
     // writeBuffer runs before any not-yet-submitted commands; submit them first so a recycled
     // buffer is not overwritten before earlier dispatches have read it.
     this.flush();
-    this.device.queue.writeBuffer(buffer, 0, host.data.buffer, host.data.byteOffset, host.data.byteLength);
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return new Tensor(this, buffer, host.shape, dtype);
   }
 

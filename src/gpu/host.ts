@@ -2,9 +2,19 @@
 
 export type DType = 'f32' | 'u32';
 
+/** Float64Array data is for CPU references only (finite-difference gradient checks); GPU tensors
+ *  and readbacks are f32 or u32. */
 export interface HostTensor {
   readonly shape: readonly number[];
-  readonly data: Float32Array | Uint32Array;
+  readonly data: Float32Array | Float64Array | Uint32Array;
+}
+
+export type FloatArray = Float32Array | Float64Array;
+
+/** A new zeroed float array of n elements, float64 when `data` is (so a CPU reference run on float64
+ *  inputs stays in float64), float32 otherwise. */
+export function like(data: ArrayLike<number>, n: number): FloatArray {
+  return data instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 }
 
 export function numel(shape: readonly number[]): number {

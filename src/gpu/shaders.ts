@@ -6,6 +6,8 @@ import matmul from '../../shaders/matmul.wgsl?raw';
 import layernorm from '../../shaders/layernorm.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
 import attention from '../../shaders/attention.wgsl?raw';
+import attentionBackward from '../../shaders/attention_backward.wgsl?raw';
+import adamw from '../../shaders/adamw.wgsl?raw';
 import softmax from '../../shaders/softmax.wgsl?raw';
 import embedding from '../../shaders/embedding.wgsl?raw';
 import xent from '../../shaders/softmax_xent.wgsl?raw';
@@ -18,6 +20,8 @@ const sources = {
   layernorm,
   rope,
   attention,
+  attention_backward: attentionBackward,
+  adamw,
   softmax,
   embedding,
   softmax_xent: xent,

@@ -15,6 +15,26 @@ import { embedding, embeddingCpu } from './embedding.ts';
 import { crossEntropy, crossEntropyCpu } from './xent.ts';
 import { max, maxCpu, sum, sumCpu } from './reduce.ts';
 import { randomUniform, randomUniformCpu } from './random.ts';
+import {
+  addInPlace,
+  addInPlaceCpu,
+  mulBackward,
+  mulBackwardCpu,
+  scaleBackward,
+  scaleBackwardCpu,
+  scaleInPlace,
+  scaleInPlaceCpu,
+  swigluBackward,
+  swigluBackwardCpu,
+} from './elementwise.ts';
+import { matmulBackward, matmulBackwardCpu, matmulTN, matmulTNCpu } from './matmul.ts';
+import { layerNormBackward, layerNormBackwardCpu } from './layernorm.ts';
+import { ropeBackward, ropeBackwardCpu } from './rope.ts';
+import { attentionBackward, attentionBackwardCpu } from './attention.ts';
+import { embeddingBackward, embeddingBackwardCpu } from './embedding.ts';
+import { crossEntropyMasked, crossEntropyMaskedBackward, crossEntropyMaskedBackwardCpu, crossEntropyMaskedCpu } from './xent.ts';
+import { clipFactor, clipFactorCpu, sumOfSquares, sumOfSquaresCpu } from './reduce.ts';
+import { adamw, adamwCpu } from './adamw.ts';
 
 /** Relative-error bounds of DESIGN §4. */
 export const TOL_ELEMENTWISE = 1e-5;
@@ -90,7 +110,7 @@ export function checkAvailable(ctx: GpuContext, check: OpCheck): boolean {
 }
 
 export function opChecks(): OpCheck[] {
-  const checks: OpCheck[] = [...matmulChecks()];
+  const checks: OpCheck[] = [...matmulChecks(), ...matmulTNChecks()];
   for (const shape of [[5], [1000], [3, 333], [2, 7, 129]]) {
     checks.push(
       { op: 'add', shape: label(shape), tolerance: TOL_ELEMENTWISE, make: (r) => [randn(r, shape), randn(r, shape)], cpu: addCpu, gpu: add },
@@ -175,6 +195,284 @@ export function opChecks(): OpCheck[] {
       cpu: () => randomUniformCpu([n], seed),
       gpu: (x) => randomUniform(x.ctx, [n], seed),
     });
+  }
+  checks.push(...backwardChecks());
+  return checks;
+}
+
+// ---- backward ops and the optimiser ------------------------------------------------------------
+
+function matmulTNChecks(): OpCheck[] {
+  const shapes: Array<[number[], number[]]> = [
+    [[45, 67], [45, 33]],
+    [[130, 70], [130, 67]], // more than one tile of every variant in M and N
+    [[2, 19, 31], [2, 19, 37]],
+  ];
+  const out: OpCheck[] = [];
+  for (const v of MATMUL_VARIANTS) {
+    for (const [as, bs] of shapes) {
+      out.push({
+        op: `matmul Aᵀ·B ${v.name}`,
+        shape: label(as, bs),
+        tolerance: TOL_REDUCTION,
+        requires: v.requires,
+        make: (rng) => [randn(rng, as), randn(rng, bs)],
+        cpu: (a, b) => matmulTNCpu(a, b),
+        gpu: (a, b) => matmulTN(a, b, { variant: v.name }),
+      });
+    }
+  }
+  return out;
+}
+
+/** One output of a multi-output op; the GPU side releases the others. */
+function pickGpu<K extends string>(f: (...x: Tensor[]) => Record<K, Tensor>, key: K): (...x: Tensor[]) => Tensor {
+  return (...x) => {
+    const r = f(...x);
+    for (const k of Object.keys(r) as K[]) if (k !== key) r[k].release();
+    return r[key];
+  };
+}
+
+function pickCpu<K extends string>(f: (...x: HostTensor[]) => Record<K, HostTensor>, key: K): (...x: HostTensor[]) => HostTensor {
+  return (...x) => f(...x)[key];
+}
+
+/** A fresh (poisoned) copy of a tensor an in-place op has updated. */
+function copyOut(t: Tensor): Tensor {
+  const out = t.ctx.empty(t.shape);
+  t.ctx.copy(t, 0, out, 0, t.size);
+  return out;
+}
+
+function cloneHost(h: HostTensor): HostTensor {
+  return { shape: [...h.shape], data: h.data.slice() };
+}
+
+function backwardChecks(): OpCheck[] {
+  const checks: OpCheck[] = [];
+  const multi = <K extends string>(
+    op: string,
+    shape: string,
+    tolerance: number,
+    keys: K[],
+    make: (r: Rng) => HostTensor[],
+    cpu: (...x: HostTensor[]) => Record<K, HostTensor>,
+    gpu: (...x: Tensor[]) => Record<K, Tensor>,
+  ) => {
+    for (const key of keys) checks.push({ op: `${op} ${key}`, shape, tolerance, make, cpu: pickCpu(cpu, key), gpu: pickGpu(gpu, key) });
+  };
+
+  // y = a·b / a·bᵀ: inputs dy, a, b.
+  const mm: Array<[number[], number[], boolean]> = [
+    [[37, 29], [29, 23], false],
+    [[2, 9, 33], [21, 33], true], // batched activations, shared weights [out, in]: db sums over the batch
+    [[2, 7, 11], [2, 11, 13], false], // batched B
+  ];
+  for (const [as, bs, transB] of mm) {
+    const n = transB ? bs[bs.length - 2] : bs[bs.length - 1];
+    const ys = [...as.slice(0, -1), n];
+    multi(
+      `matmul backward ${transB ? 'A·Bᵀ' : 'A·B'}`,
+      label(as, bs),
+      TOL_REDUCTION,
+      ['da', 'db'],
+      (r) => [randn(r, ys), randn(r, as), randn(r, bs)],
+      (dy, a, b) => matmulBackwardCpu(dy, a, b, { transB }),
+      (dy, a, b) => matmulBackward(dy, a, b, { transB }),
+    );
+  }
+
+  for (const shape of [[5], [3, 333]]) {
+    const l = label(shape);
+    const three = (r: Rng) => [randn(r, shape), randn(r, shape, 3), randn(r, shape)];
+    multi('mul backward', l, TOL_ELEMENTWISE, ['da', 'db'], three, mulBackwardCpu, mulBackward);
+    multi('swiglu backward', l, TOL_ELEMENTWISE, ['dgate', 'dup'], three, swigluBackwardCpu, swigluBackward);
+    checks.push(
+      { op: 'scale backward', shape: l, tolerance: TOL_ELEMENTWISE, make: (r) => [randn(r, shape)], cpu: (d) => scaleBackwardCpu(d, -1.7), gpu: (d) => scaleBackward(d, -1.7) },
+      {
+        op: 'add in place',
+        shape: l,
+        tolerance: TOL_ELEMENTWISE,
+        make: (r) => [randn(r, shape), randn(r, shape)],
+        cpu: (a, b) => {
+          const out = cloneHost(a);
+          addInPlaceCpu(out, b);
+          return out;
+        },
+        gpu: (a, b) => {
+          addInPlace(a, b);
+          return copyOut(a);
+        },
+      },
+      {
+        op: 'scale in place',
+        shape: l,
+        tolerance: TOL_ELEMENTWISE,
+        make: (r) => [randn(r, shape)],
+        cpu: (a) => {
+          const out = cloneHost(a);
+          scaleInPlaceCpu(out, 0.29);
+          return out;
+        },
+        gpu: (a) => {
+          scaleInPlace(a, 0.29);
+          return copyOut(a);
+        },
+      },
+    );
+  }
+
+  for (const [rows, dim] of [[1, 8], [7, 100], [33, 257]]) {
+    multi(
+      'layernorm backward',
+      label([rows, dim]),
+      TOL_REDUCTION,
+      ['dx', 'dw'],
+      (r) => [randn(r, [rows, dim]), randn(r, [rows, dim], 2), randn(r, [dim])],
+      (dy, x, w) => layerNormBackwardCpu(dy, x, w, 1e-5),
+      (dy, x, w) => layerNormBackward(dy, x, w, 1e-5),
+    );
+  }
+
+  for (const [shape, pos0] of [[[1, 5, 3, 8], 0], [[2, 7, 2, 16], 11]] as Array<[number[], number]>) {
+    const table = ropeTableCpu(64, shape[3], 10000);
+    checks.push({
+      op: 'rope backward',
+      shape: `${label(shape)} pos0=${pos0}`,
+      tolerance: TOL_ELEMENTWISE,
+      make: (r) => [randn(r, shape), table.cos, table.sin],
+      cpu: (dy, cos, sin) => ropeBackwardCpu(dy, { cos, sin }, pos0),
+      gpu: (dy, cos, sin) => ropeBackward(dy, { cos, sin }, pos0),
+    });
+  }
+
+  const attn: Array<[number[], number[], number | undefined]> = [
+    [[1, 5, 2, 8], [1, 5, 2, 8], 0], // plain causal, full sequence (training)
+    [[2, 7, 4, 16], [2, 7, 2, 16], 0], // GQA, 2 query heads per KV head
+    [[1, 3, 3, 6], [1, 10, 1, 6], undefined], // 3 new tokens after 7 (pos0 = S − T), multi-query
+    [[1, 4, 2, 12], [1, 6, 1, 12], 0], // pos0 = 0 with S > T: the last keys are never seen
+  ];
+  for (const [qs, ks, pos0] of attn) {
+    multi(
+      'attention backward',
+      `${label(qs, ks)}${pos0 === undefined ? '' : ` pos0=${pos0}`}`,
+      TOL_REDUCTION,
+      ['dq', 'dk', 'dv'],
+      (r) => [randn(r, qs), randn(r, qs), randn(r, ks), randn(r, ks)],
+      (dout, q, k, v) => attentionBackwardCpu(dout, q, k, v, pos0),
+      (dout, q, k, v) => attentionBackward(dout, q, k, v, pos0),
+    );
+  }
+
+  for (const [n, vocab, dim] of [[1, 10, 4], [60, 7, 5], [40, 300, 33]]) {
+    let hostIdsOf: ArrayLike<number> = [];
+    checks.push({
+      op: 'embedding backward',
+      shape: `ids[${n}] table${shapeStr([vocab, dim])}`,
+      tolerance: TOL_REDUCTION,
+      make: (r) => {
+        const i = ids(r, n, vocab);
+        hostIdsOf = i.data;
+        return [randn(r, [n, dim]), i];
+      },
+      cpu: (dout, i) => embeddingBackwardCpu(dout, i.data, vocab),
+      gpu: (dout) => embeddingBackward(dout, hostIdsOf, vocab),
+    });
+  }
+
+  for (const [rows, vocab] of [[1, 7], [9, 100], [17, 1031]]) {
+    // Some rows masked (weight 0), and masked rows may carry a padding target outside the vocabulary.
+    const make = (r: Rng): HostTensor[] => {
+      const w = new Float32Array(rows);
+      const t = new Uint32Array(rows);
+      for (let i = 0; i < rows; i++) {
+        const keep = rows === 1 || r.uniform() < 0.7;
+        w[i] = keep ? (0.5 + r.uniform()) / rows : 0;
+        t[i] = !keep && r.uniform() < 0.5 ? vocab + r.int(5) : r.int(vocab);
+      }
+      return [randn(r, [rows, vocab], 2), { shape: [rows], data: t }, { shape: [rows], data: w }];
+    };
+    const l = label([rows, vocab]);
+    checks.push(
+      { op: 'cross-entropy masked', shape: l, tolerance: TOL_REDUCTION, make, cpu: crossEntropyMaskedCpu, gpu: crossEntropyMasked },
+      {
+        op: 'cross-entropy masked backward',
+        shape: l,
+        tolerance: TOL_REDUCTION,
+        make,
+        cpu: (x, t, w) => crossEntropyMaskedBackwardCpu(x, t, w, 1.3),
+        gpu: (x, t, w) => crossEntropyMaskedBackward(x, t, w, 1.3),
+      },
+    );
+  }
+
+  for (const shapes of [[[1]], [[3, 300]], [[7, 4097], [1000], [5]], [[1, 70001]]]) {
+    checks.push({
+      op: 'sum of squares',
+      shape: label(...shapes),
+      tolerance: TOL_REDUCTION,
+      make: (r) => shapes.map((s) => randn(r, s)),
+      cpu: sumOfSquaresCpu,
+      gpu: sumOfSquares,
+    });
+  }
+  for (const maxNorm of [1, 1e3]) {
+    checks.push({
+      op: 'clip factor',
+      shape: `${label([5, 77])} max_norm=${maxNorm}`,
+      tolerance: TOL_REDUCTION,
+      make: (r) => [randn(r, [5, 77])],
+      cpu: (g) => clipFactorCpu(sumOfSquaresCpu(g), maxNorm),
+      gpu: (g) => {
+        const ss = sumOfSquares(g);
+        const f = clipFactor(ss, maxNorm);
+        ss.release();
+        return f;
+      },
+    });
+  }
+
+  // Three AdamW steps (t = 1..3) with weight decay and a changing clipping factor, given as a number
+  // or as a [1] tensor (the GPU-side clip factor).
+  for (const shape of [[5], [3, 333]]) {
+    for (const key of ['param', 'm', 'v'] as const) {
+      for (const tensorScale of shape.length === 1 ? [false, true] : [false]) {
+        const opts = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+        const scales = [1, 0.6, 0.85];
+        const idx = ['param', 'm', 'v'].indexOf(key);
+        checks.push({
+          op: `adamw ${key}`,
+          shape: `${label(shape)} 3 steps${tensorScale ? ' gscale tensor' : ''}`,
+          tolerance: TOL_ELEMENTWISE,
+          make: (r) => {
+            const v = randn(r, shape, 0.1);
+            for (let i = 0; i < v.data.length; i++) v.data[i] = Math.abs(v.data[i]);
+            return [randn(r, shape), randn(r, shape), randn(r, shape, 0.1), v, { shape: [3], data: Float32Array.from(scales) }];
+          },
+          cpu: (p, g, m, v, gs) => {
+            const [pc, mc, vc] = [p, m, v].map(cloneHost);
+            for (let t = 1; t <= 3; t++) {
+              const gscale = tensorScale ? { shape: [1], data: gs.data.slice(t - 1, t) } : scales[t - 1];
+              adamwCpu(pc, g, mc, vc, { ...opts, step: t, gscale });
+            }
+            return [pc, mc, vc][idx];
+          },
+          gpu: (p, g, m, v, gs) => {
+            for (let t = 1; t <= 3; t++) {
+              let gscale: number | Tensor = scales[t - 1];
+              if (tensorScale) {
+                gscale = p.ctx.empty([1]);
+                p.ctx.copy(gs, t - 1, gscale, 0, 1);
+              }
+              adamw(p, g, m, v, { ...opts, step: t, gscale });
+              if (typeof gscale !== 'number') gscale.release();
+            }
+            return copyOut([p, m, v][idx]);
+          },
+        });
+      }
+    }
   }
   return checks;
 }

@@ -1,10 +1,11 @@
 // Batched matmul: A[..., M, K] · B[K, N] (or Bᵀ with B [N, K] when transB), B optionally batched
 // like A. Kernel variants live side by side in shaders/matmul.wgsl; all are validated by the op
-// checks and timed by the bench; DEFAULT_VARIANT is the measured winner.
+// checks and timed by the bench; DEFAULT_VARIANT is the measured winner. Every variant also has an
+// Aᵀ·B ("tn") kernel for weight gradients; matmulBackward combines them.
 import type { GpuContext, Tensor } from '../gpu/context.ts';
-import type { HostTensor } from '../gpu/host.ts';
+import { type HostTensor, like } from '../gpu/host.ts';
 import { registerShader } from '../gpu/shaders.ts';
-import { type BlockedConfig, blockedTile, generateBlockedMatmul } from './matmulGen.ts';
+import { type BlockedConfig, blockedTile, generateBlockedMatmul, generateBlockedMatmulLayout } from './matmulGen.ts';
 import { packUniforms } from './uniforms.ts';
 
 export interface MatmulVariant {
@@ -13,6 +14,8 @@ export interface MatmulVariant {
   /** Shader module and entry point for A·B and A·Bᵀ. */
   nn: { shader: string; entry: string };
   nt: { shader: string; entry: string };
+  /** Aᵀ·B (A [K, M], B [K, N]): weight gradients. */
+  tn: { shader: string; entry: string };
   /** Outputs covered by one workgroup: rows (M) × cols (N). */
   tileM: number;
   tileN: number;
@@ -21,17 +24,28 @@ export interface MatmulVariant {
 }
 
 function staticVariant(name: string, description: string, tileM: number, tileN: number): MatmulVariant {
-  return { name, description, nn: { shader: 'matmul', entry: `nn_${name}` }, nt: { shader: 'matmul', entry: `nt_${name}` }, tileM, tileN, requires: [] };
+  return {
+    name,
+    description,
+    nn: { shader: 'matmul', entry: `nn_${name}` },
+    nt: { shader: 'matmul', entry: `nt_${name}` },
+    tn: { shader: 'matmul', entry: `tn_${name}` },
+    tileM,
+    tileN,
+    requires: [],
+  };
 }
 
 function generatedVariant(name: string, description: string, cfg: BlockedConfig): MatmulVariant {
   registerShader(`matmul_${name}_nn`, () => generateBlockedMatmul(cfg, false));
   registerShader(`matmul_${name}_nt`, () => generateBlockedMatmul(cfg, true));
+  registerShader(`matmul_${name}_tn`, () => generateBlockedMatmulLayout(cfg, 'tn'));
   return {
     name,
     description,
     nn: { shader: `matmul_${name}_nn`, entry: 'main' },
     nt: { shader: `matmul_${name}_nt`, entry: 'main' },
+    tn: { shader: `matmul_${name}_tn`, entry: 'main' },
     ...blockedTile(cfg),
     requires: cfg.mode === 'quad' ? ['subgroups'] : [],
   };
@@ -112,7 +126,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 
 export function matmulCpu(a: HostTensor, b: HostTensor, opts: MatmulOptions = {}): HostTensor {
   const { batch, m, k, n, bBatched, outShape } = matmulDims(a.shape, b.shape, opts.transB);
-  const out = new Float32Array(batch * m * n);
+  const out = like(a.data, batch * m * n);
   for (let z = 0; z < batch; z++) {
     const ao = z * m * k;
     const bo = bBatched ? z * n * k : 0;
@@ -128,4 +142,98 @@ export function matmulCpu(a: HostTensor, b: HostTensor, opts: MatmulOptions = {}
     }
   }
   return { shape: outShape, data: out };
+}
+
+// ---- Aᵀ·B and the matmul backward ----------------------------------------------------------------
+
+interface TnDims {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  outShape: number[];
+}
+
+/** Aᵀ·B: A [...batch, K, M], B [...batch, K, N] with the same batch dimensions → [...batch, M, N]. */
+export function matmulTNDims(aShape: readonly number[], bShape: readonly number[]): TnDims {
+  if (aShape.length < 2 || bShape.length !== aShape.length) {
+    throw new Error(`matmulTN: A [${aShape}] and B [${bShape}] must have the same rank ≥ 2`);
+  }
+  const lead = aShape.slice(0, -2);
+  if (lead.some((d, i) => d !== bShape[i])) throw new Error(`matmulTN: batch dimensions differ: A [${aShape}], B [${bShape}]`);
+  const [k, m] = aShape.slice(-2);
+  const [bk, n] = bShape.slice(-2);
+  if (bk !== k) throw new Error(`matmulTN: inner dimensions differ: Aᵀ [${aShape}] · B [${bShape}]`);
+  return { batch: lead.reduce((x, y) => x * y, 1), m, k, n, outShape: [...lead, m, n] };
+}
+
+/** C = Aᵀ·B (per batch): A [..., K, M], B [..., K, N] → [..., M, N]. For weight gradients, flatten
+ *  the batch into K (rows) so that the product sums over it. */
+export function matmulTN(a: Tensor, b: Tensor, opts: { variant?: string } = {}): Tensor {
+  const { batch, m, k, n, outShape } = matmulTNDims(a.shape, b.shape);
+  const name = opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m);
+  const v = MATMUL_VARIANTS.find((x) => x.name === name);
+  if (!v) throw new Error(`matmulTN: unknown variant ${name}`);
+  const out = a.ctx.empty(outShape);
+  a.ctx.dispatch({
+    shader: v.tn.shader,
+    entry: v.tn.entry,
+    bindings: [a, b, out],
+    uniforms: packUniforms([m, n, k, m * k, n * k, m * n]),
+    workgroups: [Math.ceil(n / v.tileN), Math.ceil(m / v.tileM), batch],
+  });
+  return out;
+}
+
+export function matmulTNCpu(a: HostTensor, b: HostTensor, _opts: { variant?: string } = {}): HostTensor {
+  const { batch, m, k, n, outShape } = matmulTNDims(a.shape, b.shape);
+  const out = like(a.data, batch * m * n);
+  for (let z = 0; z < batch; z++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let t = 0; t < k; t++) s += a.data[z * k * m + t * m + i] * b.data[z * k * n + t * n + j];
+        out[z * m * n + i * n + j] = s;
+      }
+    }
+  }
+  return { shape: outShape, data: out };
+}
+
+export interface MatmulGrads<T> {
+  /** Gradient of A: A's shape. */
+  da: T;
+  /** Gradient of B: B's shape; a broadcast (2-D) B sums over A's batch. */
+  db: T;
+}
+
+function backwardPlan(dyShape: readonly number[], aShape: readonly number[], bShape: readonly number[], transB = false) {
+  const d = matmulDims(aShape, bShape, transB);
+  if (dyShape.length !== d.outShape.length || dyShape.some((x, i) => x !== d.outShape[i])) {
+    throw new Error(`matmulBackward: dy [${dyShape}] does not match the product's shape [${d.outShape}]`);
+  }
+  // Flatten A's batch into rows when B is shared (the weight gradient sums over it).
+  const z = d.bBatched ? [d.batch] : [];
+  const rows = d.bBatched ? d.m : d.batch * d.m;
+  return { ...d, aRows: [...z, rows, d.k], dyRows: [...z, rows, d.n] };
+}
+
+/** Gradients of y = A·B (or A·Bᵀ with `transB`, B [out, in]) given dy = ∂L/∂y:
+ *  A·B:  dA = dy·Bᵀ, dB = Aᵀ·dy;   A·Bᵀ: dA = dy·B, dB = dyᵀ·A. */
+export function matmulBackward(dy: Tensor, a: Tensor, b: Tensor, opts: MatmulOptions = {}): MatmulGrads<Tensor> {
+  const pl = backwardPlan(dy.shape, a.shape, b.shape, opts.transB);
+  const da = matmul(dy, b, { transB: !opts.transB, variant: opts.variant });
+  const aR = a.reshape(pl.aRows);
+  const dyR = dy.reshape(pl.dyRows);
+  const db = opts.transB ? matmulTN(dyR, aR, { variant: opts.variant }) : matmulTN(aR, dyR, { variant: opts.variant });
+  return { da: da.intoShape(a.shape), db: db.intoShape(b.shape) };
+}
+
+export function matmulBackwardCpu(dy: HostTensor, a: HostTensor, b: HostTensor, opts: MatmulOptions = {}): MatmulGrads<HostTensor> {
+  const pl = backwardPlan(dy.shape, a.shape, b.shape, opts.transB);
+  const da = matmulCpu(dy, b, { transB: !opts.transB });
+  const aR = { shape: pl.aRows, data: a.data };
+  const dyR = { shape: pl.dyRows, data: dy.data };
+  const db = opts.transB ? matmulTNCpu(dyR, aR) : matmulTNCpu(aR, dyR);
+  return { da: { shape: [...a.shape], data: da.data }, db: { shape: [...b.shape], data: db.data } };
 }

@@ -1,7 +1,7 @@
 // Rotary position embedding, Cohere's interleaved pairs. Kernel: shaders/rope.wgsl.
 // cos/sin tables are computed once per model on the host in float64: [maxPositions, headDim/2].
 import { grid1d, type GpuContext, type Tensor } from '../gpu/context.ts';
-import type { HostTensor } from '../gpu/host.ts';
+import { type HostTensor, like } from '../gpu/host.ts';
 import { packUniforms } from './uniforms.ts';
 
 export interface RopeTable<T> {
@@ -56,7 +56,7 @@ export function rope(x: Tensor, table: RopeTable<Tensor>, pos0 = 0): Tensor {
 
 export function ropeCpu(x: HostTensor, table: RopeTable<HostTensor>, pos0 = 0): HostTensor {
   const { batch, seq, heads, half } = dims(x, table, pos0);
-  const out = new Float32Array(x.data.length);
+  const out = like(x.data, x.data.length);
   for (let i = 0; i < batch * seq * heads * half; i++) {
     const j = i % half;
     const t = Math.floor(i / (half * heads)) % seq;
@@ -68,4 +68,37 @@ export function ropeCpu(x: HostTensor, table: RopeTable<HostTensor>, pos0 = 0): 
     out[2 * i + 1] = x1 * c + x0 * s;
   }
   return { shape: [...x.shape], data: out };
+}
+
+// ---- backward ------------------------------------------------------------------------------------
+
+/** Gradient of rope(x, table, pos0) given dy: dy rotated by −θ. */
+export function ropeBackward(dy: Tensor, table: RopeTable<Tensor>, pos0 = 0): Tensor {
+  const { batch, seq, heads, half } = dims(dy, table, pos0);
+  const pairs = batch * seq * heads * half;
+  const out = dy.ctx.empty(dy.shape);
+  dy.ctx.dispatch({
+    shader: 'rope',
+    entry: 'backward',
+    bindings: [dy, table.cos, table.sin, out],
+    uniforms: packUniforms([pairs, seq, heads, half, pos0]),
+    workgroups: grid1d(Math.ceil(pairs / 256)),
+  });
+  return out;
+}
+
+export function ropeBackwardCpu(dy: HostTensor, table: RopeTable<HostTensor>, pos0 = 0): HostTensor {
+  const { batch, seq, heads, half } = dims(dy, table, pos0);
+  const out = like(dy.data, dy.data.length);
+  for (let i = 0; i < batch * seq * heads * half; i++) {
+    const j = i % half;
+    const t = Math.floor(i / (half * heads)) % seq;
+    const c = table.cos.data[(pos0 + t) * half + j];
+    const s = table.sin.data[(pos0 + t) * half + j];
+    const y0 = dy.data[2 * i];
+    const y1 = dy.data[2 * i + 1];
+    out[2 * i] = y0 * c + y1 * s;
+    out[2 * i + 1] = y1 * c - y0 * s;
+  }
+  return { shape: [...dy.shape], data: out };
 }

@@ -1,6 +1,6 @@
 // Row softmax over the last axis. Kernel: shaders/softmax.wgsl.
 import { grid1d, type Tensor } from '../gpu/context.ts';
-import type { HostTensor } from '../gpu/host.ts';
+import { type HostTensor, like } from '../gpu/host.ts';
 import { packUniforms } from './uniforms.ts';
 
 function rowsDim(shape: readonly number[]): { rows: number; dim: number } {
@@ -16,7 +16,7 @@ export function softmax(x: Tensor): Tensor {
 
 export function softmaxCpu(x: HostTensor): HostTensor {
   const { rows, dim } = rowsDim(x.shape);
-  const out = new Float32Array(x.data.length);
+  const out = like(x.data, x.data.length);
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
     let max = -Infinity;
