@@ -3,6 +3,8 @@
 // forwards must agree with.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core alone has no gradient functions; tf.variableGrads needs them registered.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { ModelConfig } from '../../../src/model/config.ts';
 import type { HostWeights } from '../../../src/model/init.ts';
 
@@ -30,13 +32,8 @@ function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor4D 
   return tf.add(tf.mul(x, cosFull), tf.mul(rotated, sinFull)) as tf.Tensor4D;
 }
 
-export function forwardTfjs(config: ModelConfig, weights: HostWeights, ids: number[][]): Float32Array {
-  return tf.tidy(() => {
-    const W = (name: string): tf.Tensor => {
-      const t = weights.get(name);
-      if (!t) throw new Error(`missing ${name}`);
-      return tf.tensor(t.data as Float32Array, t.shape as number[], 'float32');
-    };
+/** Logits [b·t, vocab] as a tf.Tensor; `W(name)` supplies each weight (constants or variables). */
+export function logitsTfjs(config: ModelConfig, W: (name: string) => tf.Tensor, ids: number[][]): tf.Tensor2D {
     const b = ids.length;
     const t = ids[0].length;
     const hidden = config.hiddenSize;
@@ -79,7 +76,44 @@ export function forwardTfjs(config: ModelConfig, weights: HostWeights, ids: numb
       x = tf.add(tf.add(x, tf.reshape(attnOut, [b, t, hidden])), tf.reshape(mlpOut, [b, t, hidden]));
     }
     const xn = layerNorm(x, W('model.norm.weight'), config.layerNormEps);
-    const logits = tf.mul(tf.matMul(tf.reshape(xn, [b * t, hidden]) as tf.Tensor2D, embed as tf.Tensor2D, false, true), config.logitScale);
-    return logits.dataSync() as Float32Array;
-  });
+    return tf.mul(tf.matMul(tf.reshape(xn, [b * t, hidden]) as tf.Tensor2D, embed as tf.Tensor2D, false, true), config.logitScale) as tf.Tensor2D;
+}
+
+function constant(weights: HostWeights): (name: string) => tf.Tensor {
+  return (name) => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`missing ${name}`);
+    return tf.tensor(Float32Array.from(t.data), t.shape as number[], 'float32');
+  };
+}
+
+export function forwardTfjs(config: ModelConfig, weights: HostWeights, ids: number[][]): Float32Array {
+  return tf.tidy(() => logitsTfjs(config, constant(weights), ids).dataSync() as Float32Array);
+}
+
+/** Σ weights · cross-entropy and its gradient for every weight, by name, from tf.variableGrads. */
+export function lossAndGradsTfjs(
+  config: ModelConfig,
+  weights: HostWeights,
+  ids: number[][],
+  targets: number[],
+  lossWeights: number[],
+): { loss: number; grads: Map<string, Float32Array> } {
+  const vars = new Map<string, tf.Variable>();
+  for (const [name, t] of weights) vars.set(name, tf.variable(tf.tensor(Float32Array.from(t.data), t.shape as number[], 'float32'), true, name));
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = logitsTfjs(config, (name) => vars.get(name)!, ids);
+      const logp = tf.logSoftmax(logits, -1);
+      const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), config.vocabSize)), -1);
+      return tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(lossWeights)))) as tf.Scalar;
+    });
+    const out = new Map<string, Float32Array>();
+    for (const [name, v] of vars) out.set(name, grads[v.name].dataSync() as Float32Array);
+    const loss = value.dataSync()[0];
+    tf.dispose([value, ...Object.values(grads)]);
+    return { loss, grads: out };
+  } finally {
+    for (const v of vars.values()) v.dispose();
+  }
 }
