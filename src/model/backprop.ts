@@ -11,7 +11,8 @@ import { matmul, matmulBackward, matmulBackwardCpu, matmulCpu } from '../ops/mat
 import { type RopeTable, rope, ropeBackward, ropeBackwardCpu, ropeCpu } from '../ops/rope.ts';
 import { attention, attentionBackward, attentionBackwardCpu, attentionCpu } from '../ops/attention.ts';
 import { crossEntropyMasked, crossEntropyMaskedBackward, crossEntropyMaskedBackwardCpu, crossEntropyMaskedCpu } from '../ops/xent.ts';
-import { sum, sumCpu } from '../ops/reduce.ts';
+import { clipFactor, clipFactorCpu, sum, sumCpu, sumOfSquares, sumOfSquaresCpu } from '../ops/reduce.ts';
+import { adamw, adamwCpu } from '../ops/adamw.ts';
 import { type ModelConfig, headDim } from './config.ts';
 
 /** The ops the training step needs, over one tensor type. */
@@ -41,6 +42,23 @@ export interface TrainOps<T> {
   sum(x: T): T;
   crossEntropyMasked(logits: T, targets: T, weights: T): T;
   crossEntropyMaskedBackward(logits: T, targets: T, weights: T): T;
+  // optimiser
+  zerosLike(t: T): T;
+  sumOfSquares(...tensors: T[]): T;
+  clipFactor(sumsq: T, maxNorm: number): T;
+  adamw(param: T, grad: T, m: T, v: T, opts: AdamwStep<T>): void;
+  /** Host copy of a (small) tensor's values. */
+  values(t: T): Promise<ArrayLike<number>>;
+}
+
+export interface AdamwStep<T> {
+  lr: number;
+  step: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  gscale: T;
 }
 
 export function gpuTrainOps(ctx: GpuContext): TrainOps<Tensor> {
@@ -68,6 +86,11 @@ export function gpuTrainOps(ctx: GpuContext): TrainOps<Tensor> {
     sum,
     crossEntropyMasked,
     crossEntropyMaskedBackward,
+    zerosLike: (t) => ctx.upload({ shape: [...t.shape], data: new Float32Array(t.size) }),
+    sumOfSquares,
+    clipFactor,
+    adamw,
+    values: async (t) => (await t.read()).data,
   };
 }
 
@@ -98,6 +121,11 @@ export function cpuTrainOps(float64 = false): TrainOps<HostTensor> {
     sum: sumCpu,
     crossEntropyMasked: crossEntropyMaskedCpu,
     crossEntropyMaskedBackward: crossEntropyMaskedBackwardCpu,
+    zerosLike: (t) => ({ shape: [...t.shape], data: new F(t.data.length) }),
+    sumOfSquares: sumOfSquaresCpu,
+    clipFactor: clipFactorCpu,
+    adamw: adamwCpu,
+    values: async (t) => t.data,
   };
 }
 

@@ -33,7 +33,7 @@ const rng = new Rng(4);
 const T = 6;
 const ids = [0, 1].map(() => Array.from({ length: T }, () => rng.int(config.vocabSize)));
 const targets = Array.from({ length: 2 * T }, () => rng.int(config.vocabSize));
-const mask = targets.map((_, i) => (i % 5 === 2 ? 0 : 1)); // a few positions masked out
+const mask: number[] = targets.map((_, i) => (i % 5 === 2 ? 0 : 1)); // a few positions masked out
 const count = mask.reduce((a, b) => a + b, 0);
 const batch: LossBatch = { ids, targets, weights: mask.map((m) => m / count) };
 

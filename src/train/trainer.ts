@@ -1,0 +1,128 @@
+// One optimiser step at a time over any ops backend: loss and gradients, global grad-norm clipping
+// (the clip factor stays on the device), AdamW with warmup + cosine learning rate. A step whose
+// loss or gradient norm is not finite is refused before the weights change, so the model stays at
+// the last good step.
+import type { ModelConfig } from '../model/config.ts';
+import { type LossBatch, type TrainOps, lossAndGrads } from '../model/backprop.ts';
+import type { RopeTable } from '../ops/rope.ts';
+import { cosineSchedule } from '../ops/schedule.ts';
+
+export interface OptimizerOptions {
+  lr: number;
+  warmup: number;
+  totalSteps: number;
+  minLr: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+export const DEFAULT_OPTIMIZER: Omit<OptimizerOptions, 'totalSteps'> = {
+  lr: 3e-3,
+  warmup: 10,
+  minLr: 3e-4,
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+};
+
+export interface StepResult {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  /** Per-row weighted token losses (for per-language telemetry), length batch · T. */
+  tokenLosses: ArrayLike<number>;
+}
+
+export class NonFiniteError extends Error {
+  constructor(
+    readonly step: number,
+    readonly loss: number,
+    readonly gradNorm: number,
+  ) {
+    super(`step ${step}: the ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? gradNorm : loss}; training stopped and the weights were kept as they were after step ${step - 1}`);
+    this.name = 'NonFiniteError';
+  }
+}
+
+/** Weights decay except norms (the usual choice: decaying a LayerNorm gain pulls it to zero). */
+export function decays(name: string): boolean {
+  return !name.endsWith('norm.weight');
+}
+
+export class Trainer<T> {
+  /** Steps taken (the next step is step + 1). */
+  step = 0;
+  private readonly m = new Map<string, T>();
+  private readonly v = new Map<string, T>();
+
+  constructor(
+    private readonly ops: TrainOps<T>,
+    readonly config: ModelConfig,
+    readonly weights: Map<string, T>,
+    private readonly table: RopeTable<T>,
+    readonly opt: OptimizerOptions,
+  ) {
+    for (const [name, w] of weights) {
+      this.m.set(name, ops.zerosLike(w));
+      this.v.set(name, ops.zerosLike(w));
+    }
+  }
+
+  async trainStep(batch: LossBatch): Promise<StepResult> {
+    const ops = this.ops;
+    const stepNo = this.step + 1;
+    const r = lossAndGrads(ops, this.config, this.weights, this.table, batch);
+    const names = [...r.grads.keys()];
+    const sumsq = ops.sumOfSquares(...names.map((n) => r.grads.get(n)!));
+    const [loss] = Array.from(await ops.values(r.loss));
+    const [ss] = Array.from(await ops.values(sumsq));
+    const tokenLosses = Array.from(await ops.values(r.tokenLosses));
+    const gradNorm = Math.sqrt(ss);
+    ops.release(r.loss);
+    ops.release(r.tokenLosses);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      for (const g of r.grads.values()) ops.release(g);
+      ops.release(sumsq);
+      throw new NonFiniteError(stepNo, loss, gradNorm);
+    }
+    const lr = cosineSchedule(stepNo, { lr: this.opt.lr, warmup: this.opt.warmup, total: this.opt.totalSteps, minLr: this.opt.minLr });
+    const gscale = ops.clipFactor(sumsq, this.opt.maxGradNorm);
+    for (const name of names) {
+      const g = r.grads.get(name)!;
+      ops.adamw(this.weights.get(name)!, g, this.m.get(name)!, this.v.get(name)!, {
+        lr,
+        step: stepNo,
+        beta1: this.opt.beta1,
+        beta2: this.opt.beta2,
+        eps: this.opt.eps,
+        weightDecay: decays(name) ? this.opt.weightDecay : 0,
+        gscale,
+      });
+      ops.release(g);
+    }
+    ops.release(gscale);
+    ops.release(sumsq);
+    this.step = stepNo;
+    return { step: stepNo, loss, gradNorm, lr, tokenLosses };
+  }
+
+  /** Σ weights · loss for a batch, without gradients. */
+  async evalLoss(batch: LossBatch): Promise<{ loss: number; tokenLosses: ArrayLike<number> }> {
+    const r = lossAndGrads(this.ops, this.config, this.weights, this.table, batch, { grads: false });
+    const [loss] = Array.from(await this.ops.values(r.loss));
+    const tokenLosses = Array.from(await this.ops.values(r.tokenLosses));
+    this.ops.release(r.loss);
+    this.ops.release(r.tokenLosses);
+    return { loss, tokenLosses };
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) this.ops.release(t);
+  }
+}
