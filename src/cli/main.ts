@@ -10,8 +10,11 @@ import { loadCorpus } from '../data/corpus.ts';
 import { nodeUdhrSource } from '../data/source.node.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
 import { createRandomModel } from '../model/create.ts';
-import { encodeJson } from '../model/folder.ts';
-import { writeModelDir } from '../model/folder.node.ts';
+import { encodeJson, readModelFolder, writeModelFolder } from '../model/folder.ts';
+import { readModelDir, writeModelDir } from '../model/folder.node.ts';
+import { parsePairsJsonl } from '../train/data.ts';
+import { runTraining, type TrainData, type TrainSpec } from '../train/sft.ts';
+import { runZoo } from './zoo.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
 import { formatBench, formatCheck, formatInfo } from './format.ts';
@@ -33,6 +36,11 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
   sample --model DIR --lang xx --prompt "…" [--max-new-tokens N] [--temperature T]
          [--top-k K] [--top-p P] [--seed S]  a completion, streamed as it is generated
   train-tokenizer --out DIR [--vocab-size N] the universal byte-level BPE on the 23 languages
+  train --model DIR --out DIR [--langs fra,spa,… | --data pairs.jsonl] [--steps N] [--batch B]
+        [--seq T] [--lr LR] [--seed S] [--eval-every N]
+                                             fine-tune (SFT) a model; one JSON metrics line per step
+  zoo [--out public/models] [--size tiny] [--teacher-steps N] [--student-steps N] [--batch B]
+      [--seq T] [--seed S]                   train the family teachers and the base student
 `;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -57,6 +65,28 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
     seed: { type: 'string' },
   },
   'train-tokenizer': { out: { type: 'string' }, 'vocab-size': { type: 'string' } },
+  train: {
+    model: { type: 'string' },
+    out: { type: 'string' },
+    langs: { type: 'string' },
+    data: { type: 'string' },
+    steps: { type: 'string' },
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    lr: { type: 'string' },
+    seed: { type: 'string' },
+    'eval-every': { type: 'string' },
+  },
+  zoo: {
+    out: { type: 'string', default: 'public/models' },
+    size: { type: 'string', default: 'tiny' },
+    'teacher-steps': { type: 'string' },
+    'student-steps': { type: 'string' },
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    seed: { type: 'string' },
+    'eval-examples': { type: 'string' },
+  },
 };
 
 class UsageError extends Error {}
@@ -246,6 +276,81 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
       if (asJson) json(summary);
       else out(`trained a ${tok.vocabSize}-token tokenizer (${tok.mergeCount} merges) in ${summary.seconds.toFixed(1)} s → ${dir}\n`);
       return 0;
+    }
+    case 'zoo': {
+      const tok = await tokenizerFrom(undefined);
+      const corpus = await loadCorpus(nodeUdhrSource, [...LANGUAGE_CODES]);
+      const ctx = await engine.context();
+      const manifest = await runZoo(
+        ctx,
+        tok,
+        corpus,
+        {
+          out: resolve(String(values.out)),
+          size: String(values.size),
+          teacherSteps: int(values, 'teacher-steps', 400),
+          studentSteps: int(values, 'student-steps', 200),
+          batchSize: int(values, 'batch', 8),
+          seqLen: int(values, 'seq', 64),
+          seed: int(values, 'seed', 1),
+          evalExamples: int(values, 'eval-examples', 16),
+          createdBy: `aya-playground ${pkg.version} zoo`,
+        },
+        (line) => {
+          if (!asJson) process.stderr.write(`${line}\n`);
+        },
+      );
+      if (asJson) json(manifest);
+      return 0;
+    }
+    case 'train': {
+      const src = resolve(need(values, 'model'));
+      const dest = resolve(need(values, 'out'));
+      const folder = readModelFolder(await readModelDir(src), src);
+      if (!folder.tokenizerJson) throw new Error(`${src}: no tokenizer.json`);
+      const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, join(src, 'tokenizer.json'));
+      let data: TrainData;
+      let langs: string[];
+      if (typeof values.data === 'string') {
+        const pairs = parsePairsJsonl(await readFile(values.data, 'utf8'), values.data);
+        data = { pairs, corpus: await loadCorpus(nodeUdhrSource, [...new Set(pairs.map((p) => p.language))]) };
+        langs = [...new Set(pairs.map((p) => p.language))];
+      } else {
+        langs = typeof values.langs === 'string' ? values.langs.split(',').map((l) => l.trim()) : [...LANGUAGE_CODES];
+        for (const l of langs) if (!LANGUAGE_CODES.includes(l)) throw new UsageError(`--langs: unknown language '${l}'`);
+        data = { corpus: await loadCorpus(nodeUdhrSource, langs) };
+      }
+      const spec: TrainSpec = {
+        steps: int(values, 'steps', 100),
+        batchSize: int(values, 'batch', 8),
+        seqLen: int(values, 'seq', 64),
+        seed: int(values, 'seed', 1),
+        mix: langs.map((language) => ({ language, weight: 1 })),
+        optimizer: values.lr !== undefined ? { lr: num(values, 'lr', 3e-3) } : {},
+        evalEvery: int(values, 'eval-every', 0),
+        evalExamples: 16,
+      };
+      const outcome = await runTraining(await engine.context(), folder.config, folder.weights, tok, data, spec, {
+        onStep: (p, fraction, eta) => {
+          if (asJson) json({ type: 'step', ...p, fraction, eta_seconds: eta });
+          else process.stderr.write(`\rstep ${p.step}/${spec.steps} loss ${p.loss.toFixed(4)} ${p.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(eta)} s left`.padEnd(80));
+        },
+        onEval: (e) => {
+          if (asJson) json({ type: 'eval', ...e });
+          else process.stderr.write(`\nheld-out loss at step ${e.step}: mean ${e.mean.toFixed(4)}\n`);
+        },
+      });
+      const playground = {
+        ...(folder.playground ?? {}),
+        trained: true,
+        parent: src,
+        training: { ...spec, data: typeof values.data === 'string' ? values.data : 'udhr training split', steps_done: outcome.steps, stopped: outcome.stopped, seconds: outcome.seconds },
+        held_out_loss: outcome.evals.at(-1)?.perLanguage ?? null,
+      };
+      await writeModelDir(dest, writeModelFolder({ config: folder.config, weights: outcome.weights, tokenizerJson: folder.tokenizerJson, tokenizerConfigJson: folder.tokenizerConfigJson, playground }));
+      if (asJson) json({ type: 'done', out: dest, steps: outcome.steps, stopped: outcome.stopped, error: outcome.error ?? null, seconds: outcome.seconds });
+      else process.stderr.write(`\n${outcome.stopped === 'done' ? 'trained' : `stopped (${outcome.stopped}${outcome.error ? `: ${outcome.error}` : ''})`} after ${outcome.steps} steps → ${dest}\n`);
+      return outcome.stopped === 'non-finite' ? 1 : 0;
     }
   }
   return 2;

@@ -1,0 +1,259 @@
+// A training run: model + data mix + schedule → trained weights, a loss history, and held-out loss
+// per language. Runs on any ops backend (the GPU in the app and CLI). Progress, pause and cancel go
+// through hooks, so the Engine can make it a job and the CLI can log it.
+import type { GpuContext, Tensor } from '../gpu/context.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { HostWeights } from '../model/init.ts';
+import { gpuTrainOps } from '../model/backprop.ts';
+import { ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
+import type { BpeTokenizer } from '../tokenizer/bpe.ts';
+import type { UdhrDocument } from '../data/corpus.ts';
+import { heldOutParagraphs, trainParagraphs } from '../data/corpus.ts';
+import { Rng } from '../util/rng.ts';
+import { type Batch, BatchSampler, type MixEntry, type PairRecord, type TrainExample, pairExample, textExample, window } from './data.ts';
+import { DEFAULT_OPTIMIZER, type OptimizerOptions, type StepResult, Trainer } from './trainer.ts';
+
+export interface TrainSpec {
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  seed: number;
+  mix: MixEntry[];
+  /** Optimiser settings; totalSteps comes from `steps`. */
+  optimizer?: Partial<Omit<OptimizerOptions, 'totalSteps'>>;
+  /** Held-out loss every this many steps (0: only at the end). */
+  evalEvery: number;
+  /** Held-out examples per language per evaluation. */
+  evalExamples: number;
+}
+
+export interface TrainData {
+  /** UDHR training split (by language code), and/or imported prompt/completion pairs. */
+  corpus?: Map<string, UdhrDocument>;
+  pairs?: PairRecord[];
+}
+
+export interface EvalPoint {
+  step: number;
+  /** Mean held-out token loss (nats) per language. */
+  perLanguage: Record<string, number>;
+  mean: number;
+}
+
+export interface StepPoint {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  tokensPerSecond: number;
+  /** Training loss per language in this batch (mean over its counted tokens). */
+  perLanguage: Record<string, number>;
+}
+
+export interface TrainHooks {
+  onStep?(p: StepPoint, fraction: number, etaSeconds: number): void;
+  onEval?(e: EvalPoint): void;
+  shouldStop?(): boolean;
+  /** Resolves when the run may continue (pause). */
+  waitIfPaused?(): Promise<void>;
+}
+
+export interface TrainOutcome {
+  weights: HostWeights;
+  steps: number;
+  history: StepPoint[];
+  evals: EvalPoint[];
+  stopped: 'done' | 'cancelled' | 'non-finite';
+  error?: string;
+  seconds: number;
+}
+
+export function buildExamples(tok: BpeTokenizer, data: TrainData, languages: readonly string[], split: 'train' | 'heldout'): Map<string, TrainExample[]> {
+  const out = new Map<string, TrainExample[]>();
+  for (const lang of languages) out.set(lang, []);
+  if (data.corpus) {
+    for (const lang of languages) {
+      const doc = data.corpus.get(lang);
+      if (!doc) continue;
+      const paragraphs = split === 'train' ? trainParagraphs(doc) : heldOutParagraphs(doc);
+      for (const p of paragraphs) out.get(lang)!.push(textExample(tok, lang, p));
+    }
+  }
+  if (data.pairs && split === 'train') {
+    for (const r of data.pairs) if (out.has(r.language)) out.get(r.language)!.push(pairExample(tok, r.language, r.prompt, r.completion));
+  }
+  return out;
+}
+
+/** Fixed held-out batches per language: the first window of each of the first `n` paragraphs. */
+export function heldOutBatches(examples: Map<string, TrainExample[]>, n: number, seqLen: number, batchSize: number, pad: number): Map<string, Batch[]> {
+  const out = new Map<string, Batch[]>();
+  const rng = new Rng(0); // windows start at 0 for examples that fit; longer ones get a fixed offset
+  for (const [lang, exs] of examples) {
+    const batches: Batch[] = [];
+    const chosen = exs.slice(0, n);
+    for (let i = 0; i < chosen.length; i += batchSize) {
+      const b: Batch = { ids: [], targets: [], mask: [], languages: [], tokens: 0 };
+      for (const ex of chosen.slice(i, i + batchSize)) {
+        const w = window(ex, seqLen, pad, rng);
+        b.ids.push(w.ids);
+        b.targets.push(...w.targets);
+        b.mask.push(...w.mask);
+        b.languages.push(lang);
+      }
+      b.tokens = b.mask.reduce((s, m) => s + m, 0);
+      batches.push(b);
+    }
+    out.set(lang, batches);
+  }
+  return out;
+}
+
+function perLanguageLoss(batch: Batch, tokenLosses: ArrayLike<number>, seqLen: number): Record<string, number> {
+  // tokenLosses are weighted by 1/tokens; undo that to get each language's mean.
+  const sums = new Map<string, { loss: number; n: number }>();
+  batch.languages.forEach((lang, b) => {
+    const s = sums.get(lang) ?? { loss: 0, n: 0 };
+    for (let i = b * seqLen; i < (b + 1) * seqLen; i++) {
+      if (batch.mask[i]) {
+        s.loss += tokenLosses[i] * batch.tokens;
+        s.n++;
+      }
+    }
+    sums.set(lang, s);
+  });
+  const out: Record<string, number> = {};
+  for (const [lang, s] of sums) if (s.n) out[lang] = s.loss / s.n;
+  return out;
+}
+
+function lossBatch(b: Batch) {
+  const denom = Math.max(1, b.tokens);
+  return { ids: b.ids, targets: b.targets, weights: b.mask.map((m) => m / denom) };
+}
+
+export async function evaluateHeldOut<T>(trainer: Trainer<T>, batches: Map<string, Batch[]>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [lang, bs] of batches) {
+    let loss = 0;
+    let tokens = 0;
+    for (const b of bs) {
+      if (!b.tokens) continue;
+      const r = await trainer.evalLoss(lossBatch(b));
+      loss += r.loss * b.tokens;
+      tokens += b.tokens;
+    }
+    if (tokens) out[lang] = loss / tokens;
+  }
+  return out;
+}
+
+const mean = (r: Record<string, number>) => {
+  const v = Object.values(r);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN;
+};
+
+/** Trains `weights` (host copies in, trained host copies out) on the GPU. */
+export async function runTraining(
+  ctx: GpuContext,
+  config: ModelConfig,
+  weights: HostWeights,
+  tok: BpeTokenizer,
+  data: TrainData,
+  spec: TrainSpec,
+  hooks: TrainHooks = {},
+): Promise<TrainOutcome> {
+  const t0 = performance.now();
+  const languages = spec.mix.filter((m) => m.weight > 0).map((m) => m.language);
+  if (spec.seqLen + 1 > config.maxPositionEmbeddings) throw new Error(`sequence length ${spec.seqLen} exceeds the model's context ${config.maxPositionEmbeddings}`);
+  const train = buildExamples(tok, data, languages, 'train');
+  const sampler = new BatchSampler(train, spec.mix, spec.seed);
+  const held = data.corpus ? heldOutBatches(buildExamples(tok, { corpus: data.corpus }, languages, 'heldout'), spec.evalExamples, spec.seqLen, spec.batchSize, tok.pad) : new Map();
+
+  const ops = gpuTrainOps(ctx);
+  const wg = new Map<string, Tensor>([...weights].map(([k, t]) => [k, ctx.upload(t, k)]));
+  const table = uploadRopeTable(ctx, ropeTableCpu(spec.seqLen, config.hiddenSize / config.numAttentionHeads, config.ropeTheta));
+  const trainer = new Trainer(ops, config, wg, table, { ...DEFAULT_OPTIMIZER, ...spec.optimizer, totalSteps: spec.steps });
+  const history: StepPoint[] = [];
+  const evals: EvalPoint[] = [];
+  let stopped: TrainOutcome['stopped'] = 'done';
+  let error: string | undefined;
+  const evalNow = async (step: number) => {
+    if (!held.size) return;
+    const perLanguage = await evaluateHeldOut(trainer, held);
+    const e = { step, perLanguage, mean: mean(perLanguage) };
+    evals.push(e);
+    hooks.onEval?.(e);
+  };
+  try {
+    const loopStart = performance.now();
+    for (let s = 0; s < spec.steps; s++) {
+      await hooks.waitIfPaused?.();
+      if (hooks.shouldStop?.()) {
+        stopped = 'cancelled';
+        break;
+      }
+      const batch = sampler.next(spec.batchSize, spec.seqLen, tok.pad);
+      const ts = performance.now();
+      let r: StepResult;
+      try {
+        r = await trainer.trainStep(lossBatch(batch));
+      } catch (e) {
+        if ((e as Error).name === 'NonFiniteError') {
+          stopped = 'non-finite';
+          error = (e as Error).message;
+          break;
+        }
+        throw e;
+      }
+      const p: StepPoint = {
+        step: r.step,
+        loss: r.loss,
+        gradNorm: r.gradNorm,
+        lr: r.lr,
+        tokensPerSecond: (spec.batchSize * spec.seqLen) / ((performance.now() - ts) / 1000),
+        perLanguage: perLanguageLoss(batch, r.tokenLosses, spec.seqLen),
+      };
+      history.push(p);
+      const elapsed = (performance.now() - loopStart) / 1000;
+      hooks.onStep?.(p, r.step / spec.steps, (elapsed / r.step) * (spec.steps - r.step));
+      if (spec.evalEvery > 0 && r.step % spec.evalEvery === 0 && r.step < spec.steps) await evalNow(r.step);
+    }
+    await evalNow(trainer.step);
+    const out: HostWeights = new Map();
+    for (const [name, t] of wg) {
+      const h = await t.read();
+      out.set(name, { shape: h.shape, data: h.data });
+    }
+    return { weights: out, steps: trainer.step, history, evals, stopped, error, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    trainer.dispose();
+    for (const t of wg.values()) t.release();
+    table.cos.release();
+    table.sin.release();
+  }
+}
+
+/** Held-out loss per language of given weights (no training). */
+export async function evaluateWeights(
+  ctx: GpuContext,
+  config: ModelConfig,
+  weights: HostWeights,
+  tok: BpeTokenizer,
+  corpus: Map<string, UdhrDocument>,
+  languages: readonly string[],
+  opts: { examples: number; seqLen: number; batchSize: number },
+): Promise<Record<string, number>> {
+  const held = heldOutBatches(buildExamples(tok, { corpus }, languages, 'heldout'), opts.examples, opts.seqLen, opts.batchSize, tok.pad);
+  const wg = new Map<string, Tensor>([...weights].map(([k, t]) => [k, ctx.upload(t, k)]));
+  const table = uploadRopeTable(ctx, ropeTableCpu(opts.seqLen, config.hiddenSize / config.numAttentionHeads, config.ropeTheta));
+  const trainer = new Trainer(gpuTrainOps(ctx), config, wg, table, { ...DEFAULT_OPTIMIZER, totalSteps: 1 });
+  try {
+    return await evaluateHeldOut(trainer, held);
+  } finally {
+    trainer.dispose();
+    for (const t of wg.values()) t.release();
+    table.cos.release();
+    table.sin.release();
+  }
+}
