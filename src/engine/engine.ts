@@ -15,6 +15,10 @@ import { TextStream } from '../tokenizer/stream.ts';
 import { type Prompt, type UdhrDocument, buildPrompts, loadCorpus, type UdhrSource } from '../data/corpus.ts';
 import { LANGUAGE_CODES, language } from '../data/languages.ts';
 import { type ModelStore, type ModelSummary, summarize } from './models.ts';
+import { writeModelFolder } from '../model/folder.ts';
+import type { HostWeights } from '../model/init.ts';
+import type { MixEntry, PairRecord } from '../train/data.ts';
+import { type EvalPoint, runTraining, type StepPoint, type TrainSpec } from '../train/sft.ts';
 import pkg from '../../package.json';
 
 export type { Prompt };
@@ -69,6 +73,38 @@ export interface SampleResult {
   ms: number;
 }
 
+export interface TrainRequest {
+  /** The model to start from (it is not modified: the result is saved as a new model). */
+  modelId: string;
+  /** Name of the trained model. */
+  name: string;
+  mix: MixEntry[];
+  /** Prompt/completion pairs (SFT on completions only) instead of / besides the UDHR split. */
+  pairs?: PairRecord[];
+  useCorpus: boolean;
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  lr: number;
+  seed: number;
+  evalEvery: number;
+  checkpointEvery: number;
+}
+
+export type TrainEvent =
+  | { type: 'step'; point: StepPoint; fraction: number; etaSeconds: number }
+  | { type: 'eval'; point: EvalPoint }
+  | { type: 'checkpoint'; step: number; model: ModelSummary }
+  | { type: 'paused' | 'resumed' };
+
+export interface TrainResult {
+  model: ModelSummary | null;
+  stopped: 'done' | 'cancelled' | 'non-finite';
+  steps: number;
+  error?: string;
+  seconds: number;
+}
+
 export class JobCancelled extends Error {
   constructor(jobId: string) {
     super(`job ${jobId} was cancelled`);
@@ -87,6 +123,7 @@ const MAX_LOADED_MODELS = 6;
 export class Engine {
   private ctx: Promise<GpuContext> | null = null;
   private readonly cancelled = new Set<string>();
+  private readonly paused = new Map<string, { promise: Promise<void>; resume: () => void }>();
   private readonly lostListeners: Array<(loss: DeviceLoss) => void> = [];
   private readonly loaded = new Map<string, Promise<LoadedModel>>();
   private tokenizer: Promise<BpeTokenizer> | null = null;
@@ -162,6 +199,20 @@ export class Engine {
 
   cancel(jobId: string): void {
     this.cancelled.add(jobId);
+    this.resume(jobId);
+  }
+
+  pause(jobId: string): void {
+    if (this.paused.has(jobId)) return;
+    let resume = () => {};
+    const promise = new Promise<void>((r) => (resume = r));
+    this.paused.set(jobId, { promise, resume });
+  }
+
+  resume(jobId: string): void {
+    const p = this.paused.get(jobId);
+    this.paused.delete(jobId);
+    p?.resume();
   }
 
   private stopper(jobId: string): () => boolean {
@@ -328,6 +379,72 @@ export class Engine {
     stream.finish();
     const ms = performance.now() - t0;
     return { text: stream.text, ids, promptIds, stopReason, tokensPerSecond: ids.length / (ms / 1000), ms };
+  }
+
+  /** Fine-tunes a stored model; the result (and periodic checkpoints) are saved as a new model. */
+  async train(jobId: string, req: TrainRequest, onEvent?: (e: TrainEvent) => void): Promise<TrainResult> {
+    const stop = this.stopper(jobId);
+    const ctx = await this.context();
+    const files = await this.platform.models.files(req.modelId);
+    const folder = readModelFolder(files, req.modelId);
+    if (!folder.tokenizerJson) throw new Error(`${req.modelId}: no tokenizer.json`);
+    const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${req.modelId}/tokenizer.json`);
+    const languages = req.mix.filter((m) => m.weight > 0).map((m) => m.language);
+    for (const l of languages) language(l);
+    const docs = await this.documents();
+    const data = { corpus: req.useCorpus ? docs : undefined, pairs: req.pairs };
+    const heldOutCorpus = docs; // held-out loss always comes from the UDHR articles 23–30
+    const spec: TrainSpec = {
+      steps: req.steps,
+      batchSize: req.batchSize,
+      seqLen: req.seqLen,
+      seed: req.seed,
+      mix: req.mix,
+      optimizer: { lr: req.lr, minLr: req.lr / 10 },
+      evalEvery: req.evalEvery,
+      evalExamples: 8,
+      checkpointEvery: req.checkpointEvery,
+    };
+    const id = newModelId(req.name);
+    const parent = (await this.platform.models.list()).find((m) => m.id === req.modelId);
+    const save = async (weights: HostWeights, step: number, status: string, heldOut: Record<string, number> | null) => {
+      const playground = {
+        ...(folder.playground ?? {}),
+        created_by: `aya-playground ${pkg.version}`,
+        trained: true,
+        parent: { id: req.modelId, name: parent?.name ?? req.modelId },
+        training: { mix: req.mix, pairs: req.pairs?.length ?? 0, udhr: req.useCorpus, steps: req.steps, steps_done: step, batch_size: req.batchSize, seq_len: req.seqLen, lr: req.lr, seed: req.seed, status },
+        held_out_loss: heldOut,
+      };
+      const out = writeModelFolder({ config: folder.config, weights, tokenizerJson: folder.tokenizerJson, tokenizerConfigJson: folder.tokenizerConfigJson, playground });
+      const summary = summarize(id, req.name, 'trained', folder.config, out, playground);
+      await this.platform.models.put(summary, out);
+      return summary;
+    };
+    let lastEval: EvalPoint | null = null;
+    const outcome = await runTraining(ctx, folder.config, folder.weights, tok, data, spec, {
+      onStep: (point, fraction, etaSeconds) => onEvent?.({ type: 'step', point, fraction, etaSeconds }),
+      onEval: (point) => {
+        lastEval = point;
+        onEvent?.({ type: 'eval', point });
+      },
+      shouldStop: stop,
+      waitIfPaused: async () => {
+        const p = this.paused.get(jobId);
+        if (!p) return;
+        onEvent?.({ type: 'paused' });
+        await p.promise;
+        onEvent?.({ type: 'resumed' });
+      },
+      onCheckpoint: async (weights, step) => {
+        const model = await save(weights, step, `checkpoint at step ${step} of ${req.steps}`, (lastEval as EvalPoint | null)?.perLanguage ?? null);
+        onEvent?.({ type: 'checkpoint', step, model });
+      },
+    }, heldOutCorpus);
+    const status = outcome.stopped === 'done' ? 'complete' : outcome.stopped === 'cancelled' ? `cancelled at step ${outcome.steps}` : `stopped at step ${outcome.steps + 1}: ${outcome.error}`;
+    const model = outcome.steps > 0 ? await save(outcome.weights, outcome.steps, status, outcome.evals.at(-1)?.perLanguage ?? null) : null;
+    this.paused.delete(jobId);
+    return { model, stopped: outcome.stopped, steps: outcome.steps, error: outcome.error, seconds: outcome.seconds };
   }
 
   /** Text is scored after `<bos>` (and `<lang:xx>` when a language is given). */

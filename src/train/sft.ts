@@ -25,6 +25,8 @@ export interface TrainSpec {
   evalEvery: number;
   /** Held-out examples per language per evaluation. */
   evalExamples: number;
+  /** Hand the weights to onCheckpoint every this many steps (0: never). */
+  checkpointEvery?: number;
 }
 
 export interface TrainData {
@@ -56,6 +58,8 @@ export interface TrainHooks {
   shouldStop?(): boolean;
   /** Resolves when the run may continue (pause). */
   waitIfPaused?(): Promise<void>;
+  /** A copy of the weights after `step` (every spec.checkpointEvery steps). */
+  onCheckpoint?(weights: HostWeights, step: number): Promise<void>;
 }
 
 export interface TrainOutcome {
@@ -153,6 +157,15 @@ const mean = (r: Record<string, number>) => {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN;
 };
 
+async function readWeights(wg: Map<string, Tensor>): Promise<HostWeights> {
+  const out: HostWeights = new Map();
+  for (const [name, t] of wg) {
+    const h = await t.read();
+    out.set(name, { shape: h.shape, data: h.data });
+  }
+  return out;
+}
+
 /** Trains `weights` (host copies in, trained host copies out) on the GPU. */
 export async function runTraining(
   ctx: GpuContext,
@@ -162,13 +175,15 @@ export async function runTraining(
   data: TrainData,
   spec: TrainSpec,
   hooks: TrainHooks = {},
+  /** Where held-out loss comes from when the training data is not the UDHR (e.g. JSONL pairs). */
+  heldOutCorpus: Map<string, UdhrDocument> | undefined = data.corpus,
 ): Promise<TrainOutcome> {
   const t0 = performance.now();
   const languages = spec.mix.filter((m) => m.weight > 0).map((m) => m.language);
   if (spec.seqLen + 1 > config.maxPositionEmbeddings) throw new Error(`sequence length ${spec.seqLen} exceeds the model's context ${config.maxPositionEmbeddings}`);
   const train = buildExamples(tok, data, languages, 'train');
   const sampler = new BatchSampler(train, spec.mix, spec.seed);
-  const held = data.corpus ? heldOutBatches(buildExamples(tok, { corpus: data.corpus }, languages, 'heldout'), spec.evalExamples, spec.seqLen, spec.batchSize, tok.pad) : new Map();
+  const held = heldOutCorpus ? heldOutBatches(buildExamples(tok, { corpus: heldOutCorpus }, languages, 'heldout'), spec.evalExamples, spec.seqLen, spec.batchSize, tok.pad) : new Map();
 
   const ops = gpuTrainOps(ctx);
   const wg = new Map<string, Tensor>([...weights].map(([k, t]) => [k, ctx.upload(t, k)]));
@@ -218,14 +233,12 @@ export async function runTraining(
       const elapsed = (performance.now() - loopStart) / 1000;
       hooks.onStep?.(p, r.step / spec.steps, (elapsed / r.step) * (spec.steps - r.step));
       if (spec.evalEvery > 0 && r.step % spec.evalEvery === 0 && r.step < spec.steps) await evalNow(r.step);
+      if (hooks.onCheckpoint && spec.checkpointEvery && r.step % spec.checkpointEvery === 0 && r.step < spec.steps) {
+        await hooks.onCheckpoint(await readWeights(wg), r.step);
+      }
     }
     await evalNow(trainer.step);
-    const out: HostWeights = new Map();
-    for (const [name, t] of wg) {
-      const h = await t.read();
-      out.set(name, { shape: h.shape, data: h.data });
-    }
-    return { weights: out, steps: trainer.step, history, evals, stopped, error, seconds: (performance.now() - t0) / 1000 };
+    return { weights: await readWeights(wg), steps: trainer.step, history, evals, stopped, error, seconds: (performance.now() - t0) / 1000 };
   } finally {
     trainer.dispose();
     for (const t of wg.values()) t.release();

@@ -41,6 +41,10 @@ export const workerApi = {
   tokenize: (...a: P<'tokenize'>) => engine.tokenize(...a),
   sample: (...a: P<'sample'>) => engine.sample(...a),
   logprobs: (...a: P<'logprobs'>) => engine.logprobs(...a),
+  // training
+  train: (...a: P<'train'>) => engine.train(...a),
+  pause: (jobId: string) => engine.pause(jobId),
+  resume: (jobId: string) => engine.resume(jobId),
 };
 
 export type WorkerApi = typeof workerApi;

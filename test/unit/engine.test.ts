@@ -88,6 +88,46 @@ describe('Engine models and sampling', () => {
   });
 });
 
+describe('Engine training job', () => {
+  it('trains a stored model, reports steps and checkpoints, and saves the result as a new trained model', async () => {
+    const base = await engine.createModel('to-train', 'tiny', 8);
+    const events: string[] = [];
+    const r = await engine.train(
+      'train-1',
+      { modelId: base.id, name: 'trained-fra', mix: [{ language: 'fra', weight: 1 }], useCorpus: true, steps: 4, batchSize: 2, seqLen: 16, lr: 3e-3, seed: 1, evalEvery: 2, checkpointEvery: 2 },
+      (e) => events.push(e.type === 'step' ? `step ${e.point.step}` : e.type === 'checkpoint' ? `checkpoint ${e.step}` : e.type),
+    );
+    expect(r.stopped).toBe('done');
+    expect(r.steps).toBe(4);
+    expect(events).toEqual(['step 1', 'step 2', 'eval', 'checkpoint 2', 'step 3', 'step 4', 'eval']);
+    expect(r.model?.trained).toBe(true);
+    expect(r.model?.origin).toBe('trained');
+    const pg = r.model!.playground as { training: { steps_done: number; status: string }; held_out_loss: Record<string, number>; parent: { id: string } };
+    expect(pg.training.steps_done).toBe(4);
+    expect(pg.training.status).toBe('complete');
+    expect(pg.parent.id).toBe(base.id);
+    expect(pg.held_out_loss.fra).toBeGreaterThan(0);
+    // The base model is untouched; the trained one differs from it.
+    const a = (await engine.exportModel(base.id)).get('model.safetensors')!;
+    const b = (await engine.exportModel(r.model!.id)).get('model.safetensors')!;
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
+  });
+
+  it('a cancelled training job keeps what it trained so far', async () => {
+    const base = (await engine.listModels()).find((m) => m.name === 'to-train')!;
+    const r = await engine.train(
+      'train-2',
+      { modelId: base.id, name: 'cut-short', mix: [{ language: 'eng', weight: 1 }], useCorpus: true, steps: 50, batchSize: 2, seqLen: 16, lr: 3e-3, seed: 1, evalEvery: 0, checkpointEvery: 0 },
+      (e) => {
+        if (e.type === 'step' && e.point.step === 2) engine.cancel('train-2');
+      },
+    );
+    expect(r.stopped).toBe('cancelled');
+    expect(r.steps).toBe(2);
+    expect((r.model!.playground as { training: { status: string } }).training.status).toBe('cancelled at step 2');
+  });
+});
+
 describe('TextStream', () => {
   it('holds back an incomplete UTF-8 character until it is complete', () => {
     // Tokens that are single bytes of "é" (C3 A9) then "a".
