@@ -18,7 +18,7 @@ import { type ModelStore, type ModelSummary, summarize } from './models.ts';
 import { writeModelFolder } from '../model/folder.ts';
 import type { HostWeights } from '../model/init.ts';
 import type { MixEntry, PairRecord } from '../train/data.ts';
-import { type EvalPoint, runTraining, type StepPoint, type TrainSpec } from '../train/sft.ts';
+import { type EvalPoint, evaluateWeights, runTraining, type StepPoint, type TrainSpec } from '../train/sft.ts';
 import pkg from '../../package.json';
 
 export type { Prompt };
@@ -445,6 +445,28 @@ export class Engine {
     const model = outcome.steps > 0 ? await save(outcome.weights, outcome.steps, status, outcome.evals.at(-1)?.perLanguage ?? null) : null;
     this.paused.delete(jobId);
     return { model, stopped: outcome.stopped, steps: outcome.steps, error: outcome.error, seconds: outcome.seconds };
+  }
+
+  /** Held-out loss per language (UDHR articles 23–30) of each model: the teachers × languages matrix. */
+  async heldOutLoss(
+    jobId: string,
+    modelIds: string[],
+    languages: string[] = [...LANGUAGE_CODES],
+    onProgress?: (done: number, total: number, modelId: string) => void,
+  ): Promise<Record<string, Record<string, number>>> {
+    const stop = this.stopper(jobId);
+    const ctx = await this.context();
+    const docs = await this.documents();
+    const out: Record<string, Record<string, number>> = {};
+    for (let i = 0; i < modelIds.length; i++) {
+      if (stop()) throw new JobCancelled(jobId);
+      const folder = readModelFolder(await this.platform.models.files(modelIds[i]), modelIds[i]);
+      if (!folder.tokenizerJson) throw new Error(`${modelIds[i]}: no tokenizer.json`);
+      const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson);
+      out[modelIds[i]] = await evaluateWeights(ctx, folder.config, folder.weights, tok, docs, languages, { examples: 16, seqLen: 64, batchSize: 8 });
+      onProgress?.(i + 1, modelIds.length, modelIds[i]);
+    }
+    return out;
   }
 
   /** Text is scored after `<bos>` (and `<lang:xx>` when a language is given). */

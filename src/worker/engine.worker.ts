@@ -4,6 +4,9 @@ import { Engine } from '../engine/engine.ts';
 import { createBrowserContext } from '../gpu/browser.ts';
 import { browserUdhrSource } from '../data/source.browser.ts';
 import { indexedDbModelStore } from '../store/models.ts';
+import { builtinModelStore, combinedStore } from '../store/builtinModels.ts';
+
+const builtin = builtinModelStore(import.meta.env.BASE_URL);
 
 const engine = new Engine({
   acquireGpu: createBrowserContext,
@@ -15,7 +18,7 @@ const engine = new Engine({
     if (!res.ok) throw new Error(`cannot load the built-in tokenizer (${url}: HTTP ${res.status})`);
     return res.json();
   },
-  models: indexedDbModelStore,
+  models: combinedStore(builtin, indexedDbModelStore),
 });
 
 type P<K extends keyof Engine> = Engine[K] extends (...args: infer A) => unknown ? A : never;
@@ -41,6 +44,8 @@ export const workerApi = {
   tokenize: (...a: P<'tokenize'>) => engine.tokenize(...a),
   sample: (...a: P<'sample'>) => engine.sample(...a),
   logprobs: (...a: P<'logprobs'>) => engine.logprobs(...a),
+  zooManifest: () => builtin.manifest(),
+  heldOutLoss: (...a: P<'heldOutLoss'>) => engine.heldOutLoss(...a),
   // training
   train: (...a: P<'train'>) => engine.train(...a),
   pause: (jobId: string) => engine.pause(jobId),
