@@ -7,6 +7,11 @@ import type { HostTensor } from '../gpu/host.ts';
 import { availableVariants, defaultVariant, matmul } from '../ops/matmul.ts';
 import { f32, packUniforms } from '../ops/uniforms.ts';
 import { PEAK_CONFIGS, PEAK_WORKGROUP, peakFlops, peakShaderName } from './peakKernel.ts';
+import { benchModel, type ModelBenchResult } from './modelBench.ts';
+
+/** The zoo's model: the tiny preset with the universal tokenizer's 4096-token vocabulary. */
+const ZOO_PRESET = 'tiny';
+const ZOO_VOCAB = 4096;
 import { Rng } from '../util/rng.ts';
 
 export interface PeakResult {
@@ -35,6 +40,8 @@ export interface MatmulBenchRow {
 export interface BenchReport {
   peak: PeakResult;
   matmul: MatmulBenchRow[];
+  /** Whole-model throughput at the zoo's configuration (tiny preset, batch 8 × 64). */
+  model: ModelBenchResult | null;
   defaultVariant: string;
   /** Best A·B variant at 512³ (the issue's yardstick). */
   at512: { variant: string; gflops: number; ratio: number } | null;
@@ -51,6 +58,8 @@ export interface BenchOptions {
   modelShapes?: boolean;
   /** Target seconds of timed work per row (default 0.4). */
   secondsPerRow?: number;
+  /** Time the whole model (forward, training step, decoding) at the zoo configuration (default true). */
+  model?: boolean;
 }
 
 export interface BenchProgress {
@@ -183,11 +192,17 @@ export async function runBench(
     rows.push(row);
     onProgress?.({ fraction: (i + 2) / (cases.length + 1), message: `${c.label} ${c.variant}: ${gflops.toFixed(2)} GFLOP/s`, row });
   }
+  let model: ModelBenchResult | null = null;
+  if (opts.model !== false && !shouldStop?.()) {
+    onProgress?.({ fraction: 0.99, message: 'model: forward, training step, decoding (tiny preset, batch 8 × 64)' });
+    model = await benchModel(ctx, ZOO_PRESET, ZOO_VOCAB, 8, 64, peak.gflops);
+  }
   const at512Rows = rows.filter((r) => r.group === 'square' && r.m === 512 && !r.transB);
   const best = at512Rows.sort((x, y) => y.gflops - x.gflops)[0];
   return {
     peak,
     matmul: rows,
+    model,
     defaultVariant: defaultVariant(ctx),
     at512: best ? { variant: best.variant, gflops: best.gflops, ratio: best.ratio } : null,
     startedAt,

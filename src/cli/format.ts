@@ -38,6 +38,16 @@ export function formatBench(info: EngineInfo, r: BenchReport): string {
       `${row.label.padEnd(40)} ${row.variant.padEnd(8)} ${row.ms.toFixed(2).padStart(9)} ${row.gflops.toFixed(2).padStart(9)} ${(row.ratio * 100).toFixed(1).padStart(7)}%`,
     );
   }
+  if (r.model) {
+    const m = r.model;
+    lines.push(
+      '',
+      `model '${m.preset}' (${m.parameters.toLocaleString()} parameters), batch ${m.batch} × ${m.seqLen}:`,
+      `  forward            ${m.forwardMs.toFixed(1)} ms = ${m.forwardGflops.toFixed(2)} GFLOP/s (${(m.forwardRatio * 100).toFixed(1)}% of peak)`,
+      `  training step      ${m.trainStepMs.toFixed(1)} ms = ${m.trainTokensPerSecond.toFixed(0)} tokens/s (forward + backward + AdamW)`,
+      `  decoding           ${m.decodeTokensPerSecond.toFixed(1)} tokens/s (KV cache, batch 1)`,
+    );
+  }
   if (r.at512) {
     lines.push('', `best A·B at 512³: ${r.at512.variant}, ${r.at512.gflops.toFixed(2)} GFLOP/s = ${(r.at512.ratio * 100).toFixed(1)}% of peak (default variant: ${r.defaultVariant})`);
   }

@@ -25,8 +25,9 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
 
   info                                       adapter, limits and versions
   check [--seed N]                           every WGSL op against its CPU reference
-  bench [--sizes 256,512,1024] [--variants v4,v5] [--no-model-shapes] [--seconds S]
-                                             FMA peak and matmul GFLOP/s (ratio to peak)
+  bench [--sizes 256,512,1024] [--variants v4,v5] [--no-model-shapes] [--no-model] [--seconds S]
+                                             FMA peak, matmul GFLOP/s (ratio to peak), model
+                                             forward GFLOP/s, training and decoding tokens/s
   create --out DIR [--size ${MODEL_PRESETS.map((p) => p.id).join('|')}] [--seed N]
                                              a randomly initialised model folder (universal tokenizer)
   tokenize [--tokenizer MODEL_DIR] (--text "…" | --file F.jsonl)
@@ -50,7 +51,7 @@ const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean', default: f
 const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   info: {},
   check: { seed: { type: 'string' } },
-  bench: { sizes: { type: 'string' }, variants: { type: 'string' }, 'no-model-shapes': { type: 'boolean' }, seconds: { type: 'string' } },
+  bench: { sizes: { type: 'string' }, variants: { type: 'string' }, 'no-model-shapes': { type: 'boolean' }, 'no-model': { type: 'boolean' }, seconds: { type: 'string' } },
   create: { out: { type: 'string' }, size: { type: 'string', default: 'tiny' }, seed: { type: 'string', default: '1' }, name: { type: 'string' } },
   tokenize: { tokenizer: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' } },
   logprobs: { model: { type: 'string' }, text: { type: 'string' }, ids: { type: 'string' }, lang: { type: 'string' } },
@@ -188,7 +189,7 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
       const variants = typeof values.variants === 'string' ? values.variants.split(',') : undefined;
       const report = await engine.bench(
         'cli',
-        { sizes, variants, modelShapes: !values['no-model-shapes'], secondsPerRow: values.seconds ? num(values, 'seconds', 0.4) : undefined },
+        { sizes, variants, modelShapes: !values['no-model-shapes'], model: !values['no-model'], secondsPerRow: values.seconds ? num(values, 'seconds', 0.4) : undefined },
         (p) => {
           if (!asJson) process.stderr.write(`\r[${Math.round(p.fraction * 100)}%] ${p.message}`.padEnd(80));
         },

@@ -1,0 +1,101 @@
+// Whole-model throughput for a preset size: forward GFLOP/s (prefill of a batch), training
+// tokens/s (forward + backward + AdamW), and KV-cache decoding tokens/s. FLOPs are counted from the
+// model's matmuls and causal attention (2 per multiply-add), not estimated from time.
+import type { GpuContext, Tensor } from '../gpu/context.ts';
+import { type ModelConfig, headDim, validateConfig } from '../model/config.ts';
+import { gpuTrainOps } from '../model/backprop.ts';
+import { initWeights } from '../model/init.ts';
+import { AyaModel } from '../model/model.ts';
+import { preset } from '../model/presets.ts';
+import { ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
+import { DEFAULT_OPTIMIZER, Trainer } from '../train/trainer.ts';
+import { Rng } from '../util/rng.ts';
+
+export interface ModelBenchResult {
+  preset: string;
+  parameters: number;
+  batch: number;
+  seqLen: number;
+  forwardMs: number;
+  forwardGflops: number;
+  /** forwardGflops / measured peak. */
+  forwardRatio: number;
+  trainStepMs: number;
+  trainTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+}
+
+/** Forward FLOPs of `tokens` positions in sequences of length `seqLen`. */
+export function forwardFlops(c: ModelConfig, batch: number, seqLen: number): number {
+  const n = batch * seqLen;
+  const hd = headDim(c);
+  const perLayer = c.hiddenSize * (c.numAttentionHeads * hd) * 2 + c.hiddenSize * (c.numKeyValueHeads * hd) * 2 + 3 * c.hiddenSize * c.intermediateSize;
+  const matmuls = 2 * n * (c.numHiddenLayers * perLayer + c.vocabSize * c.hiddenSize);
+  // Causal attention: scores and weighted values over seqLen·(seqLen+1)/2 query–key pairs per head.
+  const attn = 2 * 2 * batch * c.numAttentionHeads * hd * ((seqLen * (seqLen + 1)) / 2) * c.numHiddenLayers;
+  return matmuls + attn;
+}
+
+export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: number, batch: number, seqLen: number, peakGflops: number): Promise<ModelBenchResult> {
+  const config = validateConfig({ ...preset(presetId).config, vocabSize, bosTokenId: 1, eosTokenId: 2, padTokenId: 0 });
+  const host = initWeights(config, 1);
+  const rng = new Rng(3);
+  const ids = Array.from({ length: batch }, () => Array.from({ length: seqLen }, () => rng.int(vocabSize)));
+
+  const model = AyaModel.fromHost(ctx, config, host);
+  const fwd = async () => {
+    const t = model.forward(ids);
+    await ctx.sync();
+    t.release();
+  };
+  await fwd(); // compile
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await fwd();
+    times.push(performance.now() - t0);
+  }
+  const forwardMs = times.sort((a, b) => a - b)[1];
+
+  // Decoding: a 16-token prompt, then 16 single-token steps with the KV cache.
+  const cache = model.createCache(1, 64);
+  const first = model.forward([ids[0].slice(0, 16)], { cache, lastOnly: true });
+  await first.read();
+  first.release();
+  const t0 = performance.now();
+  for (let i = 0; i < 16; i++) {
+    const step = model.forward([[ids[0][16 + (i % 16)]]], { cache, lastOnly: true });
+    await step.read();
+    step.release();
+  }
+  const decodeTokensPerSecond = 16 / ((performance.now() - t0) / 1000);
+  cache.release();
+  model.dispose();
+
+  const wg = new Map<string, Tensor>([...host].map(([k, t]) => [k, ctx.upload(t)]));
+  const table = uploadRopeTable(ctx, ropeTableCpu(seqLen, headDim(config), config.ropeTheta));
+  const trainer = new Trainer(gpuTrainOps(ctx), config, wg, table, { ...DEFAULT_OPTIMIZER, totalSteps: 10 });
+  const batchIn = { ids, targets: ids.flat(), weights: new Array(batch * seqLen).fill(1 / (batch * seqLen)) };
+  await trainer.trainStep(batchIn); // compile
+  const s0 = performance.now();
+  for (let i = 0; i < 2; i++) await trainer.trainStep(batchIn);
+  const trainStepMs = (performance.now() - s0) / 2;
+  trainer.dispose();
+  for (const t of wg.values()) t.release();
+  table.cos.release();
+  table.sin.release();
+
+  const forwardGflops = forwardFlops(config, batch, seqLen) / (forwardMs * 1e6);
+  return {
+    preset: presetId,
+    parameters: [...host.values()].reduce((s, t) => s + t.data.length, 0),
+    batch,
+    seqLen,
+    forwardMs,
+    forwardGflops,
+    forwardRatio: forwardGflops / peakGflops,
+    trainStepMs,
+    trainTokensPerSecond: (batch * seqLen) / (trainStepMs / 1000),
+    decodeTokensPerSecond,
+  };
+}
