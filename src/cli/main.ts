@@ -1,6 +1,6 @@
 // `aya-playground <command>`: the Engine in Node (Dawn). JSON on stdout with --json.
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Engine } from '../engine/engine.ts';
 import { releaseNodeGpu } from '../gpu/node.ts';
@@ -10,10 +10,9 @@ import { loadCorpus } from '../data/corpus.ts';
 import { nodeUdhrSource } from '../data/source.node.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
 import { createRandomModel } from '../model/create.ts';
-import { encodeJson, readModelFolder, writeModelFolder } from '../model/folder.ts';
-import { readModelDir, writeModelDir } from '../model/folder.node.ts';
-import { parsePairsJsonl } from '../train/data.ts';
-import { runTraining, type TrainData, type TrainSpec } from '../train/sft.ts';
+import { encodeJson } from '../model/folder.ts';
+import { writeModelDir } from '../model/folder.node.ts';
+import { type PairRecord, parsePairsJsonl } from '../train/data.ts';
 import { runZoo } from './zoo.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
@@ -38,7 +37,7 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
          [--top-k K] [--top-p P] [--seed S]  a completion, streamed as it is generated
   train-tokenizer --out DIR [--vocab-size N] the universal byte-level BPE on the 23 languages
   train --model DIR --out DIR [--langs fra,spa,… | --data pairs.jsonl] [--steps N] [--batch B]
-        [--seq T] [--lr LR] [--seed S] [--eval-every N]
+        [--seq T] [--lr LR] [--seed S] [--eval-every N] [--checkpoint-every N]
                                              fine-tune (SFT) a model; one JSON metrics line per step
   zoo [--out public/models] [--size tiny] [--teacher-steps N] [--student-steps N] [--batch B]
       [--seq T] [--seed S]                   train the family teachers and the base student
@@ -77,6 +76,7 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
     lr: { type: 'string' },
     seed: { type: 'string' },
     'eval-every': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
   },
   zoo: {
     out: { type: 'string', default: 'public/models' },
@@ -307,51 +307,44 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
     case 'train': {
       const src = resolve(need(values, 'model'));
       const dest = resolve(need(values, 'out'));
-      const folder = readModelFolder(await readModelDir(src), src);
-      if (!folder.tokenizerJson) throw new Error(`${src}: no tokenizer.json`);
-      const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, join(src, 'tokenizer.json'));
-      let data: TrainData;
+      let pairs: PairRecord[] | undefined;
       let langs: string[];
       if (typeof values.data === 'string') {
-        const pairs = parsePairsJsonl(await readFile(values.data, 'utf8'), values.data);
-        data = { pairs, corpus: await loadCorpus(nodeUdhrSource, [...new Set(pairs.map((p) => p.language))]) };
+        pairs = parsePairsJsonl(await readFile(values.data, 'utf8'), values.data);
         langs = [...new Set(pairs.map((p) => p.language))];
       } else {
         langs = typeof values.langs === 'string' ? values.langs.split(',').map((l) => l.trim()) : [...LANGUAGE_CODES];
         for (const l of langs) if (!LANGUAGE_CODES.includes(l)) throw new UsageError(`--langs: unknown language '${l}'`);
-        data = { corpus: await loadCorpus(nodeUdhrSource, langs) };
       }
-      const spec: TrainSpec = {
-        steps: int(values, 'steps', 100),
-        batchSize: int(values, 'batch', 8),
-        seqLen: int(values, 'seq', 64),
-        seed: int(values, 'seed', 1),
-        mix: langs.map((language) => ({ language, weight: 1 })),
-        optimizer: values.lr !== undefined ? { lr: num(values, 'lr', 3e-3) } : {},
-        evalEvery: int(values, 'eval-every', 0),
-        evalExamples: 16,
-      };
-      const outcome = await runTraining(await engine.context(), folder.config, folder.weights, tok, data, spec, {
-        onStep: (p, fraction, eta) => {
-          if (asJson) json({ type: 'step', ...p, fraction, eta_seconds: eta });
-          else process.stderr.write(`\rstep ${p.step}/${spec.steps} loss ${p.loss.toFixed(4)} ${p.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(eta)} s left`.padEnd(80));
+      const steps = int(values, 'steps', 100);
+      const r = await engine.train(
+        'cli',
+        {
+          modelId: src,
+          name: basename(dest),
+          outId: dest,
+          mix: langs.map((language) => ({ language, weight: 1 })),
+          pairs,
+          useCorpus: !pairs,
+          steps,
+          batchSize: int(values, 'batch', 8),
+          seqLen: int(values, 'seq', 64),
+          lr: num(values, 'lr', 3e-3),
+          seed: int(values, 'seed', 1),
+          evalEvery: int(values, 'eval-every', 0),
+          checkpointEvery: int(values, 'checkpoint-every', 0),
         },
-        onEval: (e) => {
-          if (asJson) json({ type: 'eval', ...e });
-          else process.stderr.write(`\nheld-out loss at step ${e.step}: mean ${e.mean.toFixed(4)}\n`);
+        (e) => {
+          if (asJson) json(e.type === 'checkpoint' ? { type: e.type, step: e.step, out: dest } : e);
+          else if (e.type === 'step') {
+            const p = e.point;
+            process.stderr.write(`\rstep ${p.step}/${steps} loss ${p.loss.toFixed(4)} ${p.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(e.etaSeconds)} s left`.padEnd(80));
+          } else if (e.type === 'eval') process.stderr.write(`\nheld-out loss at step ${e.point.step}: mean ${e.point.mean.toFixed(4)}\n`);
         },
-      });
-      const playground = {
-        ...(folder.playground ?? {}),
-        trained: true,
-        parent: src,
-        training: { ...spec, data: typeof values.data === 'string' ? values.data : 'udhr training split', steps_done: outcome.steps, stopped: outcome.stopped, seconds: outcome.seconds },
-        held_out_loss: outcome.evals.at(-1)?.perLanguage ?? null,
-      };
-      await writeModelDir(dest, writeModelFolder({ config: folder.config, weights: outcome.weights, tokenizerJson: folder.tokenizerJson, tokenizerConfigJson: folder.tokenizerConfigJson, playground }));
-      if (asJson) json({ type: 'done', out: dest, steps: outcome.steps, stopped: outcome.stopped, error: outcome.error ?? null, seconds: outcome.seconds });
-      else process.stderr.write(`\n${outcome.stopped === 'done' ? 'trained' : `stopped (${outcome.stopped}${outcome.error ? `: ${outcome.error}` : ''})`} after ${outcome.steps} steps → ${dest}\n`);
-      return outcome.stopped === 'non-finite' ? 1 : 0;
+      );
+      if (asJson) json({ type: 'done', out: r.model ? dest : null, steps: r.steps, stopped: r.stopped, error: r.error ?? null, seconds: r.seconds });
+      else process.stderr.write(`\n${r.stopped === 'done' ? 'trained' : `stopped (${r.stopped}${r.error ? `: ${r.error}` : ''})`} after ${r.steps} steps${r.model ? ` → ${dest}` : ''}\n`);
+      return r.stopped === 'non-finite' ? 1 : 0;
     }
   }
   return 2;

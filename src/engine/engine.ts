@@ -18,7 +18,7 @@ import { type ModelStore, type ModelSummary, summarize } from './models.ts';
 import { writeModelFolder } from '../model/folder.ts';
 import type { HostWeights } from '../model/init.ts';
 import type { MixEntry, PairRecord } from '../train/data.ts';
-import { type EvalPoint, evaluateWeights, runTraining, type StepPoint, type TrainSpec } from '../train/sft.ts';
+import { type EvalPoint, evaluateWeights, HELD_OUT, runTraining, type StepPoint, type TrainSpec } from '../train/sft.ts';
 import pkg from '../../package.json';
 
 export type { Prompt };
@@ -78,6 +78,8 @@ export interface TrainRequest {
   modelId: string;
   /** Name of the trained model. */
   name: string;
+  /** Where to save the result (default: a new id; the CLI passes the output folder). */
+  outId?: string;
   mix: MixEntry[];
   /** Prompt/completion pairs (SFT on completions only) instead of / besides the UDHR split. */
   pairs?: PairRecord[];
@@ -142,7 +144,8 @@ export class Engine {
         (c) => {
           void c.lost.then((loss) => {
             if (this.ctx === pending) this.ctx = null;
-            this.loaded.clear(); // their buffers died with the device
+            // Models on that device died with it; models already loaded on a newer device stay.
+            for (const [id, entry] of this.loaded) void entry.then((m) => m.ctx === c && this.loaded.get(id) === entry && this.loaded.delete(id), () => undefined);
             // Our own destroy() (restart, dispose) is not news; any other loss is.
             if (!c.isDestroyed) for (const l of this.lostListeners) l(loss);
           });
@@ -218,6 +221,12 @@ export class Engine {
   private stopper(jobId: string): () => boolean {
     this.cancelled.delete(jobId);
     return () => this.cancelled.has(jobId);
+  }
+
+  /** Forgets a finished job's cancel/pause state. */
+  private finished(jobId: string): void {
+    this.cancelled.delete(jobId);
+    this.paused.delete(jobId);
   }
 
   /** Runs every op against its CPU reference; rows stream to `onRow`. */
@@ -333,12 +342,17 @@ export class Engine {
       if (!folder.tokenizerJson) throw new Error(`${id}: no tokenizer.json`);
       const tokenizer = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${id}/tokenizer.json`);
       const model = AyaModel.fromHost(ctx, folder.config, folder.weights);
-      // Compile every pipeline now (one short prefill and one decode step), so the first
-      // generation's tokens/s measures generation, not shader compilation.
-      const cache = model.createCache(1, 2);
-      model.forward([[tokenizer.bos]], { cache }).release();
-      await model.forward([[tokenizer.eos]], { cache }).read();
-      cache.release();
+      try {
+        // Compile every pipeline now (one short prefill and one decode step), so the first
+        // generation's tokens/s measures generation, not shader compilation.
+        const cache = model.createCache(1, 2);
+        model.forward([[tokenizer.bos]], { cache }).release();
+        await model.forward([[tokenizer.eos]], { cache }).read();
+        cache.release();
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
       return { ctx, model, tokenizer };
     })();
     this.loaded.set(id, entry);
@@ -405,20 +419,21 @@ export class Engine {
       evalExamples: 8,
       checkpointEvery: req.checkpointEvery,
     };
-    const id = newModelId(req.name);
+    const id = req.outId ?? newModelId(req.name);
     const parent = (await this.platform.models.list()).find((m) => m.id === req.modelId);
     const save = async (weights: HostWeights, step: number, status: string, heldOut: Record<string, number> | null) => {
       const playground = {
-        ...(folder.playground ?? {}),
         created_by: `aya-playground ${pkg.version}`,
         trained: true,
-        parent: { id: req.modelId, name: parent?.name ?? req.modelId },
+        // The parent's own provenance nests, so lineage survives any number of fine-tunes.
+        parent: { id: req.modelId, name: parent?.name ?? req.modelId, playground: folder.playground },
         training: { mix: req.mix, pairs: req.pairs?.length ?? 0, udhr: req.useCorpus, steps: req.steps, steps_done: step, batch_size: req.batchSize, seq_len: req.seqLen, lr: req.lr, seed: req.seed, status },
         held_out_loss: heldOut,
       };
       const out = writeModelFolder({ config: folder.config, weights, tokenizerJson: folder.tokenizerJson, tokenizerConfigJson: folder.tokenizerConfigJson, playground });
       const summary = summarize(id, req.name, 'trained', folder.config, out, playground);
       await this.platform.models.put(summary, out);
+      this.unload(id); // a copy loaded for sampling must not keep older weights
       return summary;
     };
     let lastEval: EvalPoint | null = null;
@@ -443,7 +458,7 @@ export class Engine {
     }, heldOutCorpus);
     const status = outcome.stopped === 'done' ? 'complete' : outcome.stopped === 'cancelled' ? `cancelled at step ${outcome.steps}` : `stopped at step ${outcome.steps + 1}: ${outcome.error}`;
     const model = outcome.steps > 0 ? await save(outcome.weights, outcome.steps, status, outcome.evals.at(-1)?.perLanguage ?? null) : null;
-    this.paused.delete(jobId);
+    this.finished(jobId);
     return { model, stopped: outcome.stopped, steps: outcome.steps, error: outcome.error, seconds: outcome.seconds };
   }
 
@@ -463,7 +478,7 @@ export class Engine {
       const folder = readModelFolder(await this.platform.models.files(modelIds[i]), modelIds[i]);
       if (!folder.tokenizerJson) throw new Error(`${modelIds[i]}: no tokenizer.json`);
       const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson);
-      out[modelIds[i]] = await evaluateWeights(ctx, folder.config, folder.weights, tok, docs, languages, { examples: 16, seqLen: 64, batchSize: 8 });
+      out[modelIds[i]] = await evaluateWeights(ctx, folder.config, folder.weights, tok, docs, languages, HELD_OUT, stop);
       onProgress?.(i + 1, modelIds.length, modelIds[i]);
     }
     return out;

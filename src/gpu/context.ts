@@ -143,7 +143,8 @@ export class GpuContext {
       await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, bytes);
     } catch (e) {
       this.pool.release(staging);
-      throw this.lostInfo ? new Error(`GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`) : e;
+      this.throwIfFailed(); // the real cause (device loss, validation, out of memory) if there is one
+      throw e;
     }
     const copy = staging.getMappedRange(0, bytes).slice(0);
     staging.unmap();

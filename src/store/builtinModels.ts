@@ -22,7 +22,12 @@ export function builtinModelStore(base: string): ModelStore & { manifest(): Prom
   let manifest: Promise<ZooManifest | null> | null = null;
   const getManifest = () => {
     if (!manifest) {
-      manifest = fetch(`${base}models/manifest.json`).then(async (r) => (r.ok ? ((await r.json()) as ZooManifest) : null), () => null);
+      // No zoo in this build answers 404, or (dev servers with an SPA fallback) index.html.
+      manifest = fetch(`${base}models/manifest.json`).then(async (r) => {
+        if (!r.ok || !(r.headers.get('content-type') ?? '').includes('json')) return null;
+        return (await r.json()) as ZooManifest;
+      });
+      manifest.catch(() => (manifest = null));
     }
     return manifest;
   };

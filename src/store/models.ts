@@ -28,6 +28,7 @@ export const indexedDbModelStore: ModelStore = {
   },
 
   async put(summary: ModelSummary, files: ModelFiles): Promise<void> {
+    const existed = ((await get(INDEX)) as ModelSummary[] | undefined)?.some((m) => m.id === summary.id) ?? false;
     try {
       await set(filesKey(summary.id), Object.fromEntries(files));
     } catch (e) {
@@ -36,7 +37,9 @@ export const indexedDbModelStore: ModelStore = {
     try {
       await update(INDEX, (list: ModelSummary[] | undefined) => [...(list ?? []).filter((m) => m.id !== summary.id), summary]);
     } catch (e) {
-      await del(filesKey(summary.id)).catch(() => undefined);
+      // A new model leaves nothing behind; an overwritten one (a checkpoint) keeps its new files,
+      // which its index entry still describes well enough to load.
+      if (!existed) await del(filesKey(summary.id)).catch(() => undefined);
       throw describe(e, `model '${summary.name}'`);
     }
   },

@@ -13,6 +13,8 @@ export interface TrainExample {
   ids: number[];
   /** mask[i] ∈ {0, 1}: count the prediction of ids[i + 1]; length ids.length − 1. */
   mask: number[];
+  /** Prompt/completion pair: a window keeps the completion and cuts the prompt from the left. */
+  pair?: boolean;
 }
 
 export function textExample(tok: BpeTokenizer, language: string, text: string): TrainExample {
@@ -26,7 +28,7 @@ export function pairExample(tok: BpeTokenizer, language: string, prompt: string,
   const tail = [...tok.encode(completion), tok.eos];
   const ids = [...head, ...tail];
   const mask = ids.slice(1).map((_, i) => (i + 1 >= head.length ? 1 : 0));
-  return { language, ids, mask };
+  return { language, ids, mask, pair: true };
 }
 
 export interface Batch {
@@ -41,10 +43,24 @@ export interface Batch {
   tokens: number;
 }
 
-/** A window of seqLen + 1 tokens of `ex` (a random one when it is longer), padded with `pad`. */
-export function window(ex: TrainExample, seqLen: number, pad: number, rng: Rng): { ids: number[]; targets: number[]; mask: number[] } {
+/** Where a window of seqLen + 1 tokens of `ex` starts: 0 when it fits; for a longer text a random
+ *  start (`rng`) or the beginning (`rng` null: held-out windows must not depend on anything else);
+ *  for a longer pair, the latest start that still includes the start of the completion, so the
+ *  completion is kept and the prompt is cut from the left. */
+export function windowStart(ex: TrainExample, seqLen: number, rng: Rng | null): number {
   const span = seqLen + 1;
-  const start = ex.ids.length > span ? rng.int(ex.ids.length - span + 1) : 0;
+  if (ex.ids.length <= span) return 0;
+  const latest = ex.ids.length - span;
+  if (ex.pair) {
+    const first = ex.mask.indexOf(1); // predicts the completion's first token from ids[first]
+    return Math.max(0, Math.min(latest, first));
+  }
+  return rng ? rng.int(latest + 1) : 0;
+}
+
+/** A window of seqLen + 1 tokens of `ex` (see windowStart), padded with `pad`. */
+export function window(ex: TrainExample, seqLen: number, pad: number, rng: Rng | null): { ids: number[]; targets: number[]; mask: number[] } {
+  const start = windowStart(ex, seqLen, rng);
   const ids: number[] = [];
   const targets: number[] = [];
   const mask: number[] = [];

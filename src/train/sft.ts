@@ -4,12 +4,11 @@
 import type { GpuContext, Tensor } from '../gpu/context.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { HostWeights } from '../model/init.ts';
-import { gpuTrainOps } from '../model/backprop.ts';
+import { gpuTrainOps, lossAndGrads, type LossBatch } from '../model/backprop.ts';
 import { ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import type { UdhrDocument } from '../data/corpus.ts';
 import { heldOutParagraphs, trainParagraphs } from '../data/corpus.ts';
-import { Rng } from '../util/rng.ts';
 import { type Batch, BatchSampler, type MixEntry, type PairRecord, type TrainExample, pairExample, textExample, window } from './data.ts';
 import { DEFAULT_OPTIMIZER, type OptimizerOptions, type StepResult, Trainer } from './trainer.ts';
 
@@ -89,17 +88,17 @@ export function buildExamples(tok: BpeTokenizer, data: TrainData, languages: rea
   return out;
 }
 
-/** Fixed held-out batches per language: the first window of each of the first `n` paragraphs. */
+/** Fixed held-out batches per language: the first window of each of the first `n` paragraphs, so
+ *  a language's batches never depend on which other languages are evaluated with it. */
 export function heldOutBatches(examples: Map<string, TrainExample[]>, n: number, seqLen: number, batchSize: number, pad: number): Map<string, Batch[]> {
   const out = new Map<string, Batch[]>();
-  const rng = new Rng(0); // windows start at 0 for examples that fit; longer ones get a fixed offset
   for (const [lang, exs] of examples) {
     const batches: Batch[] = [];
     const chosen = exs.slice(0, n);
     for (let i = 0; i < chosen.length; i += batchSize) {
       const b: Batch = { ids: [], targets: [], mask: [], languages: [], tokens: 0 };
       for (const ex of chosen.slice(i, i + batchSize)) {
-        const w = window(ex, seqLen, pad, rng);
+        const w = window(ex, seqLen, pad, null);
         b.ids.push(w.ids);
         b.targets.push(...w.targets);
         b.mask.push(...w.mask);
@@ -131,19 +130,27 @@ function perLanguageLoss(batch: Batch, tokenLosses: ArrayLike<number>, seqLen: n
   return out;
 }
 
-function lossBatch(b: Batch) {
+function lossBatch(b: Batch): LossBatch {
   const denom = Math.max(1, b.tokens);
   return { ids: b.ids, targets: b.targets, weights: b.mask.map((m) => m / denom) };
 }
 
-export async function evaluateHeldOut<T>(trainer: Trainer<T>, batches: Map<string, Batch[]>): Promise<Record<string, number>> {
+/** Held-out settings shared by the zoo's matrix and the engine's recompute, so their rows compare. */
+export const HELD_OUT = { examples: 16, seqLen: 64, batchSize: 8 } as const;
+
+export async function evaluateHeldOut(
+  evalLoss: (b: LossBatch) => Promise<{ loss: number }>,
+  batches: Map<string, Batch[]>,
+  shouldStop?: () => boolean,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [lang, bs] of batches) {
     let loss = 0;
     let tokens = 0;
     for (const b of bs) {
       if (!b.tokens) continue;
-      const r = await trainer.evalLoss(lossBatch(b));
+      if (shouldStop?.()) return out;
+      const r = await evalLoss(lossBatch(b));
       loss += r.loss * b.tokens;
       tokens += b.tokens;
     }
@@ -166,6 +173,20 @@ async function readWeights(wg: Map<string, Tensor>): Promise<HostWeights> {
   return out;
 }
 
+export function validateTrainSpec(spec: TrainSpec, config: ModelConfig): void {
+  const posInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+  };
+  posInt('steps', spec.steps);
+  posInt('batch size', spec.batchSize);
+  posInt('sequence length', spec.seqLen);
+  if (spec.seqLen > config.maxPositionEmbeddings) throw new Error(`sequence length ${spec.seqLen} exceeds the model's context (${config.maxPositionEmbeddings})`);
+  if (!Number.isInteger(spec.evalEvery) || spec.evalEvery < 0) throw new Error(`eval every must be an integer ≥ 0, got ${spec.evalEvery}`);
+  const lr = spec.optimizer?.lr;
+  if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) throw new Error(`learning rate must be a positive number, got ${lr}`);
+  if (!spec.mix.some((m) => m.weight > 0)) throw new Error('the data mix has no language with a positive weight');
+}
+
 /** Trains `weights` (host copies in, trained host copies out) on the GPU. */
 export async function runTraining(
   ctx: GpuContext,
@@ -175,12 +196,13 @@ export async function runTraining(
   data: TrainData,
   spec: TrainSpec,
   hooks: TrainHooks = {},
-  /** Where held-out loss comes from when the training data is not the UDHR (e.g. JSONL pairs). */
-  heldOutCorpus: Map<string, UdhrDocument> | undefined = data.corpus,
+  /** Where held-out loss comes from when the training data is not the UDHR (e.g. JSONL pairs);
+   *  null: no held-out evaluation at all. */
+  heldOutCorpus: Map<string, UdhrDocument> | null | undefined = data.corpus,
 ): Promise<TrainOutcome> {
   const t0 = performance.now();
+  validateTrainSpec(spec, config);
   const languages = spec.mix.filter((m) => m.weight > 0).map((m) => m.language);
-  if (spec.seqLen + 1 > config.maxPositionEmbeddings) throw new Error(`sequence length ${spec.seqLen} exceeds the model's context ${config.maxPositionEmbeddings}`);
   const train = buildExamples(tok, data, languages, 'train');
   const sampler = new BatchSampler(train, spec.mix, spec.seed);
   const held = heldOutCorpus ? heldOutBatches(buildExamples(tok, { corpus: heldOutCorpus }, languages, 'heldout'), spec.evalExamples, spec.seqLen, spec.batchSize, tok.pad) : new Map();
@@ -195,20 +217,23 @@ export async function runTraining(
   let error: string | undefined;
   const evalNow = async (step: number) => {
     if (!held.size) return;
-    const perLanguage = await evaluateHeldOut(trainer, held);
+    const perLanguage = await evaluateHeldOut((b) => trainer.evalLoss(b), held, hooks.shouldStop);
     const e = { step, perLanguage, mean: mean(perLanguage) };
     evals.push(e);
     hooks.onEval?.(e);
   };
   try {
-    const loopStart = performance.now();
+    let stepSeconds = 0; // time spent in steps only (not paused, not evaluating): the ETA's basis
     for (let s = 0; s < spec.steps; s++) {
       await hooks.waitIfPaused?.();
       if (hooks.shouldStop?.()) {
         stopped = 'cancelled';
         break;
       }
-      const batch = sampler.next(spec.batchSize, spec.seqLen, tok.pad);
+      // A batch with nothing to count (e.g. windows of padding only) would still move AdamW: redraw.
+      let batch = sampler.next(spec.batchSize, spec.seqLen, tok.pad);
+      for (let tries = 0; batch.tokens === 0 && tries < 20; tries++) batch = sampler.next(spec.batchSize, spec.seqLen, tok.pad);
+      if (batch.tokens === 0) throw new Error('the training data has no tokens to learn from (every window is masked out)');
       const ts = performance.now();
       let r: StepResult;
       try {
@@ -230,14 +255,14 @@ export async function runTraining(
         perLanguage: perLanguageLoss(batch, r.tokenLosses, spec.seqLen),
       };
       history.push(p);
-      const elapsed = (performance.now() - loopStart) / 1000;
-      hooks.onStep?.(p, r.step / spec.steps, (elapsed / r.step) * (spec.steps - r.step));
+      stepSeconds += (performance.now() - ts) / 1000;
+      hooks.onStep?.(p, r.step / spec.steps, (stepSeconds / r.step) * (spec.steps - r.step));
       if (spec.evalEvery > 0 && r.step % spec.evalEvery === 0 && r.step < spec.steps) await evalNow(r.step);
       if (hooks.onCheckpoint && spec.checkpointEvery && r.step % spec.checkpointEvery === 0 && r.step < spec.steps) {
         await hooks.onCheckpoint(await readWeights(wg), r.step);
       }
     }
-    await evalNow(trainer.step);
+    if (stopped !== 'cancelled') await evalNow(trainer.step);
     return { weights: await readWeights(wg), steps: trainer.step, history, evals, stopped, error, seconds: (performance.now() - t0) / 1000 };
   } finally {
     trainer.dispose();
@@ -247,7 +272,7 @@ export async function runTraining(
   }
 }
 
-/** Held-out loss per language of given weights (no training). */
+/** Held-out loss per language of given weights (no training, no optimiser state). */
 export async function evaluateWeights(
   ctx: GpuContext,
   config: ModelConfig,
@@ -255,16 +280,27 @@ export async function evaluateWeights(
   tok: BpeTokenizer,
   corpus: Map<string, UdhrDocument>,
   languages: readonly string[],
-  opts: { examples: number; seqLen: number; batchSize: number },
+  opts: { examples: number; seqLen: number; batchSize: number } = HELD_OUT,
+  shouldStop?: () => boolean,
 ): Promise<Record<string, number>> {
+  if (opts.seqLen > config.maxPositionEmbeddings) throw new Error(`sequence length ${opts.seqLen} exceeds the model's context (${config.maxPositionEmbeddings})`);
   const held = heldOutBatches(buildExamples(tok, { corpus }, languages, 'heldout'), opts.examples, opts.seqLen, opts.batchSize, tok.pad);
+  const ops = gpuTrainOps(ctx);
   const wg = new Map<string, Tensor>([...weights].map(([k, t]) => [k, ctx.upload(t, k)]));
   const table = uploadRopeTable(ctx, ropeTableCpu(opts.seqLen, config.hiddenSize / config.numAttentionHeads, config.ropeTheta));
-  const trainer = new Trainer(gpuTrainOps(ctx), config, wg, table, { ...DEFAULT_OPTIMIZER, totalSteps: 1 });
   try {
-    return await evaluateHeldOut(trainer, held);
+    return await evaluateHeldOut(
+      async (b) => {
+        const r = lossAndGrads(ops, config, wg, table, b, { grads: false });
+        const [loss] = Array.from(await ops.values(r.loss));
+        r.loss.release();
+        r.tokenLosses.release();
+        return { loss };
+      },
+      held,
+      shouldStop,
+    );
   } finally {
-    trainer.dispose();
     for (const t of wg.values()) t.release();
     table.cos.release();
     table.sin.release();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BpeTokenizer } from '../../src/tokenizer/bpe.ts';
 import { BatchSampler, pairExample, parsePairsJsonl, textExample, window } from '../../src/train/data.ts';
+import { heldOutBatches } from '../../src/train/sft.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const tok = BpeTokenizer.fromTokenizerJson(JSON.parse(readFileSync('public/tokenizers/universal-23/tokenizer.json', 'utf8')));
@@ -31,6 +32,23 @@ describe('training data', () => {
     expect(w.ids).toEqual([1, 5, 6, 2, 0, 0]);
     expect(w.targets).toEqual([5, 6, 2, 0, 0, 0]);
     expect(w.mask).toEqual([0, 1, 1, 0, 0, 0]);
+  });
+
+  it('a long pair keeps its completion and cuts the prompt from the left', () => {
+    const ex = pairExample(tok, 'eng', 'word '.repeat(60), ' the answer');
+    for (const seed of [1, 2, 3]) {
+      const w = window(ex, 16, tok.pad, new Rng(seed));
+      const counted = w.mask.map((m, i) => (m ? w.targets[i] : -1)).filter((x) => x >= 0);
+      expect(counted).toEqual([...tok.encode(' the answer'), tok.eos]);
+    }
+  });
+
+  it("held-out batches of a language do not depend on which other languages are evaluated", () => {
+    const long = (t: string) => textExample(tok, 'eng', `${t} `.repeat(80));
+    const eng = [long('alpha'), long('beta')];
+    const alone = heldOutBatches(new Map([['eng', eng]]), 2, 16, 2, tok.pad).get('eng');
+    const withOthers = heldOutBatches(new Map([['fra', [long('gamma')]], ['eng', eng]]), 2, 16, 2, tok.pad).get('eng');
+    expect(withOthers).toEqual(alone);
   });
 
   it('the sampler is seeded and follows the mix weights', () => {

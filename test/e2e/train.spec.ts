@@ -1,0 +1,133 @@
+import { expect, test, type Page } from '@playwright/test';
+
+// A fresh browser context: IndexedDB and localStorage start empty. Training runs on SwiftShader, so
+// the run is tiny (batch 2 × 16 tokens, 6 steps).
+
+async function openReady(page: Page, hash: string) {
+  await page.goto(`/${hash}`);
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+}
+
+const rowNamed = (page: Page, name: string) =>
+  page.getByTestId('model-row').filter({ has: page.getByTestId('model-name').getByText(name, { exact: true }) });
+
+test('train a tiny model on French with live charts, pause and resume, keep it across a reload; held-out heatmap', async ({ page }) => {
+  test.setTimeout(900_000);
+  await openReady(page, '#models');
+
+  // The heatmap area: without the zoo in this build, a plain note and Recompute.
+  const heat = page.getByTestId('heatmap-card');
+  await expect(heat.getByTestId('zoo-absent').or(heat.getByTestId('zoo-manifest'))).toBeVisible();
+  const zooShipped = await heat.getByTestId('zoo-manifest').isVisible();
+  if (!zooShipped) await expect(heat.getByTestId('zoo-absent')).toContainText('The model zoo is not in this build');
+  await expect(heat.getByTestId('heatmap-recompute')).toBeVisible();
+
+  // A starting model.
+  const form = page.locator('#create');
+  await form.getByLabel('Name').fill('tiny-base');
+  await form.getByLabel('Seed').fill('3');
+  await form.getByRole('radio', { name: /tiny/ }).check();
+  await page.getByTestId('create-model').click();
+  await expect(rowNamed(page, 'tiny-base')).toBeVisible({ timeout: 60_000 });
+  const baseId = (await rowNamed(page, 'tiny-base').getAttribute('data-model-id'))!;
+
+  // Train: that model, French only, 6 steps of batch 2 × 16, eval and checkpoint every 3.
+  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
+  await expect(page.getByTestId('train-card')).toBeVisible();
+  await page.getByTestId('train-model').selectOption(baseId);
+  await page.getByTestId('train-name').fill('tiny-fra');
+  await page.getByTestId('mix-clear').click();
+  await page.getByLabel('French weight').fill('1');
+  await page.getByLabel(/^Steps/).fill('6');
+  await page.getByLabel(/^Batch size/).fill('2');
+  await page.getByLabel(/^Sequence length/).fill('16');
+  await page.getByLabel(/^Held-out eval every/).fill('3');
+  await page.getByLabel(/^Checkpoint every/).fill('3');
+  await expect(page.getByTestId('train-why')).toHaveCount(0);
+  // Pause the moment the step-3 checkpoint is reported (a click from the test could come too late
+  // for steps this small): the engine pauses before its next step.
+  await page.evaluate(() => {
+    const obs = new MutationObserver(() => {
+      if (!document.querySelector('[data-testid="train-checkpoints"]')?.textContent?.includes('step 3')) return;
+      const pause = document.querySelector<HTMLButtonElement>('[data-testid="train-pause"]');
+      if (pause && !pause.disabled) {
+        pause.click();
+        obs.disconnect();
+      }
+    });
+    obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await page.getByTestId('train-start').click();
+
+  const status = page.getByTestId('train-status');
+  await expect(status).toContainText(/step \d\/6/, { timeout: 240_000 });
+
+  // After the checkpoint at step 3, pause: the checkpoint is a model in Models while the run waits.
+  await expect(page.getByTestId('train-checkpoints')).toContainText('step 3', { timeout: 240_000 });
+  await expect(page.getByTestId('train-resume')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'paused');
+  await page.locator('nav').getByRole('link', { name: 'Models' }).click();
+  const trainedRow = rowNamed(page, 'tiny-fra');
+  await expect(trainedRow.getByTestId('model-training')).toContainText('3/6 steps · checkpoint at step 3 of 6 · from tiny-base');
+  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
+  await page.getByTestId('train-resume').click();
+
+  // The run ends "done"; every number is there.
+  const outcome = page.getByTestId('train-outcome');
+  await expect(outcome).toHaveAttribute('data-status', 'done', { timeout: 300_000 });
+  await expect(outcome).toContainText(/Done: 6 steps in \d+(\.\d)? s\. The trained model is saved as tiny-fra/);
+  await expect(status).toContainText(/step 6\/6 · loss \d+\.\d{4} · grad norm \d+\.\d{3} · lr \d\.\d\de-\d+ · [\d,]+ tokens\/s/);
+  await expect(page.getByTestId('loss-chart').locator('canvas')).toBeAttached();
+  await expect(page.getByTestId('loss-chart-summary')).toContainText(/Training loss over 6 of 6 steps: \d+\.\d{4} at step 1, \d+\.\d{4} at step 6/);
+  await expect(page.getByTestId('heldout-chart').locator('canvas')).toBeAttached();
+  await expect(page.getByTestId('heldout-chart-summary')).toContainText(/2 evaluations .*; at step 6: French \d+\.\d{4} \(\d+\.\d{4} at step 3\)/);
+  const box = await page.getByTestId('loss-chart').locator('canvas').boundingBox();
+  expect(box!.width).toBeGreaterThan(300);
+  expect(box!.height).toBeGreaterThan(150);
+  await page.screenshot({ path: 'test-results/screens/train.png', fullPage: true });
+
+  // The link goes to the saved model, trained (no untrained badge).
+  await outcome.getByRole('link', { name: 'see it in Models' }).click();
+  await expect(page).toHaveURL(/#models$/);
+  await expect(trainedRow.locator('.badge.trained')).toHaveText('trained');
+  await expect(trainedRow.getByTestId('untrained-badge')).toHaveCount(0);
+  await expect(trainedRow.getByTestId('model-origin')).toHaveText('trained here');
+  await expect(trainedRow.getByTestId('model-training')).toContainText('6/6 steps · complete · from tiny-base');
+  await expect(rowNamed(page, 'tiny-base').getByTestId('untrained-badge')).toBeVisible();
+
+  // A reload keeps both models, the last run's charts and the form.
+  await page.reload();
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  await expect(rowNamed(page, 'tiny-base')).toBeVisible();
+  await expect(rowNamed(page, 'tiny-fra')).toBeVisible();
+  await expect(rowNamed(page, 'tiny-fra').getByTestId('model-training')).toContainText('6/6 steps · complete');
+  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
+  await expect(page.getByTestId('train-outcome')).toHaveAttribute('data-status', 'done');
+  await expect(page.getByTestId('loss-chart-summary')).toContainText('Training loss over 6 of 6 steps');
+  await expect(page.getByLabel('French weight')).toHaveValue('1');
+  await expect(page.getByLabel('Spanish weight')).toHaveValue('0');
+  await expect(page.getByLabel(/^Steps/)).toHaveValue('6');
+  await expect(page.getByTestId('train-model')).toHaveValue(baseId);
+
+  // A broken JSONL is refused with the parser's message, verbatim.
+  await page.getByTestId('pairs-file').setInputFiles({
+    name: 'pairs.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from('{"prompt": "Bonjour", "completion": " le monde", "language": "fra"}\n{"prompt": "x", "completion": "y", "language": "xx"}\n'),
+  });
+  await expect(page.getByTestId('pairs-error')).toContainText("pairs.jsonl:2: unknown language 'xx'");
+
+  // Heatmap: recompute the base and the fine-tuned model; each becomes a row of 23 measured cells.
+  await page.locator('nav').getByRole('link', { name: 'Models' }).click();
+  await heat.getByRole('checkbox', { name: 'tiny-base' }).check();
+  await expect(heat.getByRole('checkbox', { name: 'tiny-fra' })).toBeChecked();
+  await heat.getByTestId('heatmap-recompute').click();
+  await expect(heat.getByTestId('heatmap-recompute')).toHaveText(/^Recompute \(/, { timeout: 600_000 });
+  await expect(heat).toContainText('Recomputed 2 models');
+  const rows = heat.getByTestId('heatmap-row').and(page.locator('[data-source="recomputed"]'));
+  await expect(rows).toHaveCount(2);
+  for (let i = 0; i < 2; i++) await expect(rows.nth(i).locator('td.cell:not(.mean)').filter({ hasText: /^\s*\d+\.\d{2,3}\s*$/ })).toHaveCount(23);
+  await expect(heat.locator('td.cell.best')).toHaveCount(23);
+  await heat.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: 'test-results/screens/models-heatmap.png', fullPage: true });
+});
