@@ -60,15 +60,16 @@ export class AyaModel {
   /** Uploads host weights (checked against the config's names and shapes). */
   static fromHost(ctx: GpuContext, config: ModelConfig, host: HostWeights): AyaModel {
     validateConfig(config);
-    const weights = new Map<string, Tensor>();
+    // Check everything before uploading anything, so a bad folder leaves no buffers behind.
     for (const { name, shape } of parameterShapes(config)) {
       const t = host.get(name);
       if (!t) throw new Error(`weights: missing ${name}`);
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         throw new Error(`weights: ${name} has shape [${t.shape}], the config needs [${shape}]`);
       }
-      weights.set(name, ctx.upload(t, name));
     }
+    const weights = new Map<string, Tensor>();
+    for (const { name } of parameterShapes(config)) weights.set(name, ctx.upload(host.get(name)!, name));
     return new AyaModel(ctx, config, weights);
   }
 
