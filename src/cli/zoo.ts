@@ -145,10 +145,12 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
     languages: LANGUAGE_CODES,
     held_out_loss: matrix,
     summary,
+    /** Σ of the models' training times (kept across resumed runs), and this invocation's duration. */
+    training_seconds: entries.reduce((t, e) => t + (e.seconds as number), 0),
     total_seconds: (performance.now() - started) / 1000,
   };
   await writeFile(join(o.out, 'manifest.json'), encodeJson(manifest));
-  await log(`zoo: done in ${manifest.total_seconds.toFixed(0)} s; ${summary.lines.join('; ')}`);
+  await log(`zoo: done in ${manifest.total_seconds.toFixed(0)} s (training ${manifest.training_seconds.toFixed(0)} s in all); ${summary.lines.join('; ')}`);
   return manifest;
 }
 

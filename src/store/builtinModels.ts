@@ -12,6 +12,7 @@ export interface ZooManifest {
   languages: string[];
   held_out_loss: Record<string, Record<string, number>>;
   total_seconds: number;
+  training_seconds?: number;
   machine: Record<string, unknown>;
   summary?: { lines: string[] };
 }

@@ -2,6 +2,9 @@ import { expect, test, type Page } from '@playwright/test';
 
 // Each test gets a fresh browser context, so IndexedDB and localStorage start empty.
 
+/** Models made in this browser (the shipped zoo's built-in rows are listed too). */
+const ownRows = (page: Page) => page.locator('[data-testid="model-row"]:not([data-origin="builtin"])');
+
 async function openReady(page: Page, hash: string) {
   await page.goto(`/${hash}`);
   await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
@@ -20,11 +23,11 @@ async function createModel(page: Page, name: string, seed: number) {
 test('create two tiny models, keep them across a reload, and compare their samples side by side', async ({ page }) => {
   test.setTimeout(400_000);
   await openReady(page, '#models');
-  await expect(page.getByTestId('no-models')).toContainText('No models yet');
+  await expect(ownRows(page)).toHaveCount(0);
 
   await createModel(page, 'tiny-a', 1);
   await createModel(page, 'tiny-b', 2);
-  const rows = page.getByTestId('model-row');
+  const rows = ownRows(page);
   await expect(rows).toHaveCount(2);
   for (const name of ['tiny-a', 'tiny-b']) {
     const row = rows.filter({ hasText: name });
@@ -39,7 +42,7 @@ test('create two tiny models, keep them across a reload, and compare their sampl
   // The list lives in IndexedDB (through the worker): a reload keeps it.
   await page.reload();
   await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
-  await expect(page.getByTestId('model-row')).toHaveCount(2);
+  await expect(ownRows(page)).toHaveCount(2);
   await page.screenshot({ path: 'test-results/screens/models.png', fullPage: true });
 
   // The zip export is named after the model.
@@ -106,9 +109,9 @@ test('create two tiny models, keep them across a reload, and compare their sampl
   // Delete asks first.
   await page.getByRole('link', { name: 'Models' }).click();
   await rows.filter({ hasText: 'tiny-b' }).getByRole('button', { name: 'Delete' }).click();
-  await expect(page.getByTestId('model-row')).toHaveCount(2);
+  await expect(ownRows(page)).toHaveCount(2);
   await page.getByTestId('confirm-delete').click();
-  await expect(page.getByTestId('model-row')).toHaveCount(1);
+  await expect(ownRows(page)).toHaveCount(1);
 });
 
 test('a malformed model folder is refused with the engine’s message', async ({ page }) => {
@@ -128,10 +131,16 @@ test('a malformed model folder is refused with the engine’s message', async ({
   await page.getByTestId('import-model').click();
   await expect(page.getByTestId('import-error')).toContainText('broken/config.json: invalid JSON');
   await page.screenshot({ path: 'test-results/screens/models-import-error.png', fullPage: true });
-  await expect(page.getByTestId('no-models')).toBeVisible();
+  await expect(ownRows(page)).toHaveCount(0);
 
-  // The Compare panel says plainly that there is nothing to compare yet.
+  // Nothing was stored. Compare offers the shipped zoo if this build has one, and otherwise says
+  // plainly that there is nothing to compare yet.
+  const zoo = await page.locator('[data-testid="model-row"][data-origin="builtin"]').count();
   await page.getByRole('link', { name: 'Compare' }).click();
-  await expect(page.getByTestId('compare-no-models')).toContainText('no models yet');
-  await expect(page.getByTestId('compare-no-models').getByRole('link', { name: 'Models' })).toHaveAttribute('href', '#models');
+  if (zoo > 0) {
+    await expect(page.getByRole('checkbox', { name: /teacher-romance/ })).toBeVisible();
+  } else {
+    await expect(page.getByTestId('compare-no-models')).toContainText('no models yet');
+    await expect(page.getByTestId('compare-no-models').getByRole('link', { name: 'Models' })).toHaveAttribute('href', '#models');
+  }
 });
