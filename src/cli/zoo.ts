@@ -4,7 +4,7 @@
 // with the same spec is kept), logged to <out>/zoo.log; the manifest records it all.
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { GpuContext } from '../gpu/context.ts';
 import { type ModelConfig, parameterCount, toHfConfig, validateConfig } from '../model/config.ts';
 import { encodeJson, readModelFolder, writeModelFolder } from '../model/folder.ts';
@@ -134,7 +134,7 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
   const manifest = {
     created_by: o.createdBy,
     created_at: new Date().toISOString(),
-    command: `aya-playground zoo --out ${o.out} --size ${o.size} --teacher-steps ${o.teacherSteps} --student-steps ${o.studentSteps} --batch ${o.batchSize} --seq ${o.seqLen} --seed ${o.seed}`,
+    command: `aya-playground zoo --out ${relative(process.cwd(), o.out) || '.'} --size ${o.size} --teacher-steps ${o.teacherSteps} --student-steps ${o.studentSteps} --batch ${o.batchSize} --seq ${o.seqLen} --seed ${o.seed}`,
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? '', memory_gib: Math.round(totalmem() / 2 ** 30), node: process.versions.node, adapter: ctx.adapter },
     config,
     parameters: parameterCount(config),
