@@ -9,6 +9,7 @@ struct RopeParams {
   heads: u32,
   half: u32,      // head_dim / 2
   pos0: u32,
+  sign: f32,      // 1 forward, −1 backward
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -19,6 +20,8 @@ struct RopeParams {
 
 const WG: u32 = 256u;
 
+// sign = 1: the forward rotation by θ. sign = −1: the backward pass — the rotation is orthogonal,
+// so dx is dy rotated by −θ (x = dy, out = dx).
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_id(gid, nwg, WG);
@@ -27,26 +30,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let t = (i / (p.half * p.heads)) % p.seq;
   let pos = p.pos0 + t;
   let c = cos_t[pos * p.half + j];
-  let s = sin_t[pos * p.half + j];
+  let s = p.sign * sin_t[pos * p.half + j];
   let x0 = x[2u * i];
   let x1 = x[2u * i + 1u];
   out[2u * i] = x0 * c - x1 * s;
   out[2u * i + 1u] = x1 * c + x0 * s;
-}
-
-// Backward: the rotation is orthogonal, so dx = rotation of dy by −θ (x = dy here, out = dx):
-// dx0 = dy0·cos + dy1·sin, dx1 = dy1·cos − dy0·sin.
-@compute @workgroup_size(256)
-fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat_id(gid, nwg, WG);
-  if (i >= p.pairs) { return; }
-  let j = i % p.half;
-  let t = (i / (p.half * p.heads)) % p.seq;
-  let pos = p.pos0 + t;
-  let c = cos_t[pos * p.half + j];
-  let s = sin_t[pos * p.half + j];
-  let y0 = x[2u * i];
-  let y1 = x[2u * i + 1u];
-  out[2u * i] = y0 * c + y1 * s;
-  out[2u * i + 1u] = y1 * c - y0 * s;
 }

@@ -2,7 +2,7 @@
 // cos/sin tables are computed once per model on the host in float64: [maxPositions, headDim/2].
 import { grid1d, type GpuContext, type Tensor } from '../gpu/context.ts';
 import { type HostTensor, like } from '../gpu/host.ts';
-import { packUniforms } from './uniforms.ts';
+import { f32, packUniforms } from './uniforms.ts';
 
 export interface RopeTable<T> {
   cos: T;
@@ -40,7 +40,8 @@ function dims(x: { shape: readonly number[] }, table: RopeTable<{ shape: readonl
   return { batch, seq, heads, half };
 }
 
-export function rope(x: Tensor, table: RopeTable<Tensor>, pos0 = 0): Tensor {
+/** Rotates every pair by sign·θ (the forward pass is sign = 1, its gradient sign = −1). */
+function rotate(x: Tensor, table: RopeTable<Tensor>, pos0: number, sign: 1 | -1): Tensor {
   const { batch, seq, heads, half } = dims(x, table, pos0);
   const pairs = batch * seq * heads * half;
   const out = x.ctx.empty(x.shape);
@@ -48,20 +49,20 @@ export function rope(x: Tensor, table: RopeTable<Tensor>, pos0 = 0): Tensor {
     shader: 'rope',
     entry: 'main',
     bindings: [x, table.cos, table.sin, out],
-    uniforms: packUniforms([pairs, seq, heads, half, pos0]),
+    uniforms: packUniforms([pairs, seq, heads, half, pos0, f32(sign)]),
     workgroups: grid1d(Math.ceil(pairs / 256)),
   });
   return out;
 }
 
-export function ropeCpu(x: HostTensor, table: RopeTable<HostTensor>, pos0 = 0): HostTensor {
+function rotateCpu(x: HostTensor, table: RopeTable<HostTensor>, pos0: number, sign: 1 | -1): HostTensor {
   const { batch, seq, heads, half } = dims(x, table, pos0);
   const out = like(x.data, x.data.length);
   for (let i = 0; i < batch * seq * heads * half; i++) {
     const j = i % half;
     const t = Math.floor(i / (half * heads)) % seq;
     const c = table.cos.data[(pos0 + t) * half + j];
-    const s = table.sin.data[(pos0 + t) * half + j];
+    const s = sign * table.sin.data[(pos0 + t) * half + j];
     const x0 = x.data[2 * i];
     const x1 = x.data[2 * i + 1];
     out[2 * i] = x0 * c - x1 * s;
@@ -70,35 +71,9 @@ export function ropeCpu(x: HostTensor, table: RopeTable<HostTensor>, pos0 = 0): 
   return { shape: [...x.shape], data: out };
 }
 
-// ---- backward ------------------------------------------------------------------------------------
+export const rope = (x: Tensor, table: RopeTable<Tensor>, pos0 = 0): Tensor => rotate(x, table, pos0, 1);
+export const ropeCpu = (x: HostTensor, table: RopeTable<HostTensor>, pos0 = 0): HostTensor => rotateCpu(x, table, pos0, 1);
 
-/** Gradient of rope(x, table, pos0) given dy: dy rotated by −θ. */
-export function ropeBackward(dy: Tensor, table: RopeTable<Tensor>, pos0 = 0): Tensor {
-  const { batch, seq, heads, half } = dims(dy, table, pos0);
-  const pairs = batch * seq * heads * half;
-  const out = dy.ctx.empty(dy.shape);
-  dy.ctx.dispatch({
-    shader: 'rope',
-    entry: 'backward',
-    bindings: [dy, table.cos, table.sin, out],
-    uniforms: packUniforms([pairs, seq, heads, half, pos0]),
-    workgroups: grid1d(Math.ceil(pairs / 256)),
-  });
-  return out;
-}
-
-export function ropeBackwardCpu(dy: HostTensor, table: RopeTable<HostTensor>, pos0 = 0): HostTensor {
-  const { batch, seq, heads, half } = dims(dy, table, pos0);
-  const out = like(dy.data, dy.data.length);
-  for (let i = 0; i < batch * seq * heads * half; i++) {
-    const j = i % half;
-    const t = Math.floor(i / (half * heads)) % seq;
-    const c = table.cos.data[(pos0 + t) * half + j];
-    const s = table.sin.data[(pos0 + t) * half + j];
-    const y0 = dy.data[2 * i];
-    const y1 = dy.data[2 * i + 1];
-    out[2 * i] = y0 * c + y1 * s;
-    out[2 * i + 1] = y1 * c - y0 * s;
-  }
-  return { shape: [...dy.shape], data: out };
-}
+/** Gradient of rope(x, table, pos0) given dy: the rotation is orthogonal, so dy rotated by −θ. */
+export const ropeBackward = (dy: Tensor, table: RopeTable<Tensor>, pos0 = 0): Tensor => rotate(dy, table, pos0, -1);
+export const ropeBackwardCpu = (dy: HostTensor, table: RopeTable<HostTensor>, pos0 = 0): HostTensor => rotateCpu(dy, table, pos0, -1);
