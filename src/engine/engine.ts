@@ -343,10 +343,10 @@ export class Engine {
       const tokenizer = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${id}/tokenizer.json`);
       const model = AyaModel.fromHost(ctx, folder.config, folder.weights);
       try {
-        // Compile every pipeline now (one short prefill and one decode step), so the first
-        // generation's tokens/s measures generation, not shader compilation.
-        const cache = model.createCache(1, 2);
-        model.forward([[tokenizer.bos]], { cache }).release();
+        // Compile every pipeline now (a prefill long enough for the blocked matmul kernels, then
+        // one decode step), so the first generation's tokens/s measures generation, not compilation.
+        const cache = model.createCache(1, 9);
+        model.forward([new Array(8).fill(tokenizer.bos)], { cache, lastOnly: true }).release();
         await model.forward([[tokenizer.eos]], { cache }).read();
         cache.release();
       } catch (e) {
