@@ -26,12 +26,8 @@ fn reduce_sum(lid: u32, v: f32) -> f32 {
   return total;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = flat_wg(wid, nwg);
-  if (row >= p.rows) { return; }
-  let base = row * p.dim;
+// (mean, 1/sqrt(var + eps)) of the row starting at `base`; centred two-pass variance.
+fn row_stats(lid: u32, base: u32) -> vec2<f32> {
   var s = 0.0;
   for (var i = lid; i < p.dim; i += WG) { s += x[base + i]; }
   let mean = reduce_sum(lid, s) / f32(p.dim);
@@ -40,7 +36,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let d = x[base + i] - mean;
     v += d * d;
   }
-  let inv = 1.0 / sqrt(reduce_sum(lid, v) / f32(p.dim) + p.eps);
+  return vec2<f32>(mean, 1.0 / sqrt(reduce_sum(lid, v) / f32(p.dim) + p.eps));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = flat_wg(wid, nwg);
+  if (row >= p.rows) { return; }
+  let base = row * p.dim;
+  let st = row_stats(lid, base);
+  let mean = st.x;
+  let inv = st.y;
   for (var i = lid; i < p.dim; i += WG) {
     out[base + i] = (x[base + i] - mean) * inv * w[i];
   }
@@ -61,15 +68,9 @@ fn backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let row = flat_wg(wid, nwg);
   if (row >= p.rows) { return; }
   let base = row * p.dim;
-  var s = 0.0;
-  for (var i = lid; i < p.dim; i += WG) { s += x[base + i]; }
-  let mean = reduce_sum(lid, s) / f32(p.dim);
-  var v = 0.0;
-  for (var i = lid; i < p.dim; i += WG) {
-    let d = x[base + i] - mean;
-    v += d * d;
-  }
-  let rstd = 1.0 / sqrt(reduce_sum(lid, v) / f32(p.dim) + p.eps);
+  let st = row_stats(lid, base);
+  let mean = st.x;
+  let rstd = st.y;
   var sg = 0.0;
   var sgx = 0.0;
   for (var i = lid; i < p.dim; i += WG) {

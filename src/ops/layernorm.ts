@@ -22,17 +22,22 @@ export function layerNorm(x: Tensor, w: Tensor, eps: number): Tensor {
   return out;
 }
 
+/** Mean and 1/sqrt(var + eps) of x[o .. o + dim) (centred two-pass variance, as the kernel). */
+function rowStats(x: ArrayLike<number>, o: number, dim: number, eps: number): { mean: number; rstd: number } {
+  let mean = 0;
+  for (let i = 0; i < dim; i++) mean += x[o + i];
+  mean /= dim;
+  let v = 0;
+  for (let i = 0; i < dim; i++) v += (x[o + i] - mean) ** 2;
+  return { mean, rstd: 1 / Math.sqrt(v / dim + Math.fround(eps)) };
+}
+
 export function layerNormCpu(x: HostTensor, w: HostTensor, eps: number): HostTensor {
   const { rows, dim } = dims(x, w);
   const out = like(x.data, x.data.length);
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
-    let mean = 0;
-    for (let i = 0; i < dim; i++) mean += x.data[o + i];
-    mean /= dim;
-    let v = 0;
-    for (let i = 0; i < dim; i++) v += (x.data[o + i] - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / dim + Math.fround(eps));
+    const { mean, rstd: inv } = rowStats(x.data, o, dim, eps);
     for (let i = 0; i < dim; i++) out[o + i] = (x.data[o + i] - mean) * inv * w.data[i];
   }
   return { shape: [...x.shape], data: out };
@@ -70,12 +75,7 @@ export function layerNormBackwardCpu(dy: HostTensor, x: HostTensor, w: HostTenso
   const xh = new Float64Array(dim);
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
-    let mean = 0;
-    for (let i = 0; i < dim; i++) mean += x.data[o + i];
-    mean /= dim;
-    let v = 0;
-    for (let i = 0; i < dim; i++) v += (x.data[o + i] - mean) ** 2;
-    const rstd = 1 / Math.sqrt(v / dim + Math.fround(eps));
+    const { mean, rstd } = rowStats(x.data, o, dim, eps);
     let mg = 0;
     let mgx = 0;
     for (let i = 0; i < dim; i++) {
