@@ -14,6 +14,8 @@ import { encodeJson } from '../model/folder.ts';
 import { writeModelDir } from '../model/folder.node.ts';
 import { type PairRecord, parsePairsJsonl } from '../train/data.ts';
 import { runZoo } from './zoo.ts';
+import { ARBITRAGE_OPTIONS, ARBITRAGE_USAGE, runArbitrageCommand } from './arbitrageCommands.ts';
+import { int, need, num, UsageError, type Values } from './args.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
 import { formatBench, formatCheck, formatInfo } from './format.ts';
@@ -41,9 +43,8 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
                                              fine-tune (SFT) a model; one JSON metrics line per step
   zoo [--out public/models] [--size tiny] [--teacher-steps N] [--student-steps N] [--batch B]
       [--seq T] [--seed S]                   train the family teachers and the base student
-`;
+${ARBITRAGE_USAGE}`;
 
-type Values = Record<string, string | boolean | undefined>;
 
 const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean', default: false } };
 
@@ -88,34 +89,8 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
     seed: { type: 'string' },
     'eval-examples': { type: 'string' },
   },
+  ...ARBITRAGE_OPTIONS,
 };
-
-class UsageError extends Error {}
-
-function need(values: Values, name: string): string {
-  const v = values[name];
-  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
-  return v;
-}
-
-function int(values: Values, name: string, dflt?: number): number {
-  const v = values[name];
-  if (v === undefined) {
-    if (dflt === undefined) throw new UsageError(`--${name} is required`);
-    return dflt;
-  }
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new UsageError(`--${name}: '${v}' is not an integer`);
-  return n;
-}
-
-function num(values: Values, name: string, dflt: number): number {
-  const v = values[name];
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name}: '${v}' is not a number`);
-  return n;
-}
 
 const out = (s: string) => process.stdout.write(s);
 const json = (v: unknown) => out(`${JSON.stringify(v)}\n`);
@@ -169,6 +144,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number> {
+  const handled = await runArbitrageCommand(engine, command, values, asJson);
+  if (handled !== null) return handled;
   switch (command) {
     case 'info': {
       const info = await engine.info();

@@ -19,6 +19,19 @@ import { writeModelFolder } from '../model/folder.ts';
 import type { HostWeights } from '../model/init.ts';
 import type { MixEntry, PairRecord } from '../train/data.ts';
 import { type EvalPoint, evaluateWeights, HELD_OUT, runTraining, type StepPoint, type TrainSpec } from '../train/sft.ts';
+import { type ArbiterScore, type ArbiterWeights, DEFAULT_WEIGHTS, ReferenceArbiter } from '../arbiter/arbiter.ts';
+import {
+  type ArbitragePrompt,
+  type ArbitrageResult,
+  type ArbitrageSpec,
+  type Generation,
+  parsePromptsJsonl,
+  runArbitrage,
+  type Strategy,
+  type TeacherInfo,
+} from '../arbitrage/arbitrage.ts';
+import { type ExperimentReport, type ExperimentSpec, type ExperimentStage, runArbitrageExperiment } from '../arbitrage/experiment.ts';
+import { type EvalReport, runHeadToHead, type Transcript, DEFAULT_BOOTSTRAP } from '../eval/headToHead.ts';
 import pkg from '../../package.json';
 
 export type { Prompt };
@@ -107,6 +120,60 @@ export interface TrainResult {
   seconds: number;
 }
 
+/** Where an arbitrage or evaluation takes its prompts from. */
+export type PromptSource =
+  | { kind: 'udhr'; split: 'train' | 'heldout' }
+  | { kind: 'jsonl'; text: string; file: string; language?: string };
+
+export interface PromptSelection {
+  source: PromptSource;
+  /** Only these languages (default: all in the source). */
+  languages?: string[];
+  /** At most this many prompts per language, the first ones (default: all). */
+  perLanguage?: number;
+}
+
+/** An arbitrage run as the UI and CLI ask for it: models by id, prompts by selection. */
+export type ArbitrageRequest = Omit<ArbitrageSpec, 'teachers'> & {
+  teachers: string[];
+  prompts: PromptSelection;
+  weights?: ArbiterWeights;
+};
+
+export type ArbitrageEvent = { type: 'progress'; done: number; total: number; etaSeconds: number; latest: Generation };
+
+export interface EvalRequest {
+  a: string;
+  b: string;
+  prompts: PromptSelection;
+  samples: number;
+  seed: number;
+  sampling: Omit<SamplingOptions, 'seed'>;
+  bootstrap?: number;
+  weights?: ArbiterWeights;
+}
+
+export type EvalEvent = { type: 'progress'; done: number; total: number; etaSeconds: number; latest: Transcript };
+
+export interface ExperimentRequest {
+  teachers: string[];
+  student: string;
+  strategies: Strategy[];
+  trainPrompts: PromptSelection;
+  heldOutPrompts: PromptSelection;
+  samplesPerTeacher: number;
+  seed: number;
+  sampling: Omit<SamplingOptions, 'seed'>;
+  sft: { steps: number; batchSize: number; seqLen: number; lr: number };
+  evalSamples: number;
+  bootstrap?: number;
+  weights?: ArbiterWeights;
+  /** Where the students are saved: id = outPrefix + strategy (the CLI passes a folder path). */
+  outPrefix?: string;
+}
+
+export type ExperimentEvent = { type: 'stage'; stage: ExperimentStage; fraction: number; etaSeconds: number } | { type: 'partial'; report: ExperimentReport };
+
 export class JobCancelled extends Error {
   constructor(jobId: string) {
     super(`job ${jobId} was cancelled`);
@@ -129,6 +196,7 @@ export class Engine {
   private readonly lostListeners: Array<(loss: DeviceLoss) => void> = [];
   private readonly loaded = new Map<string, Promise<LoadedModel>>();
   private tokenizer: Promise<BpeTokenizer> | null = null;
+  private arbiter: Promise<ReferenceArbiter> | null = null;
   private corpus: Promise<Map<string, UdhrDocument>> | null = null;
 
   constructor(private readonly platform: EnginePlatform) {}
@@ -484,6 +552,241 @@ export class Engine {
     return out;
   }
 
+  // ---- arbiter, arbitrage, evaluation ------------------------------------------------------------
+
+  /** The reference arbiter (character models fitted once on the training split) with `weights`. */
+  async referenceArbiter(weights: ArbiterWeights = DEFAULT_WEIGHTS): Promise<ReferenceArbiter> {
+    if (!this.arbiter) {
+      this.arbiter = this.documents().then((docs) => ReferenceArbiter.fromCorpus(docs));
+      this.arbiter.catch(() => (this.arbiter = null));
+    }
+    return (await this.arbiter).withWeights(weights);
+  }
+
+  /** Arbiter scores of completions (reward + components + the raw measurements). */
+  async score(items: Array<{ prompt: string; completion: string; language: string; reference?: string }>, weights: ArbiterWeights = DEFAULT_WEIGHTS): Promise<ArbiterScore[]> {
+    const arb = await this.referenceArbiter(weights);
+    return items.map((x) => arb.score(x.prompt, x.completion, x.language, x.reference));
+  }
+
+  /** A prompt set: UDHR training or held-out prompts, or an imported JSONL. */
+  async promptSet(sel: PromptSelection): Promise<ArbitragePrompt[]> {
+    let all: ArbitragePrompt[];
+    if (sel.source.kind === 'udhr') {
+      const split = sel.source.split;
+      const langs = sel.languages?.length ? sel.languages : [...LANGUAGE_CODES];
+      all = (await Promise.all(langs.map((l) => this.prompts(l, split)))).flat().map((p) => ({ id: p.id, prompt: p.prompt, language: p.language, reference: p.reference }));
+    } else {
+      all = parsePromptsJsonl(sel.source.text, sel.source.file, sel.source.language);
+      if (sel.languages?.length) all = all.filter((p) => sel.languages!.includes(p.language));
+    }
+    if (sel.perLanguage !== undefined) {
+      if (!Number.isInteger(sel.perLanguage) || sel.perLanguage < 1) throw new Error(`prompts per language must be a positive integer, got ${sel.perLanguage}`);
+      const seen = new Map<string, number>();
+      all = all.filter((p) => {
+        const n = (seen.get(p.language) ?? 0) + 1;
+        seen.set(p.language, n);
+        return n <= sel.perLanguage!;
+      });
+    }
+    if (all.length === 0) throw new Error('no prompts match the chosen languages');
+    return all;
+  }
+
+  /** A model's summary: from the store's list, or read from its files (the CLI's folders are not listed). */
+  private async describe(id: string): Promise<ModelSummary> {
+    const m = (await this.platform.models.list()).find((x) => x.id === id);
+    if (m) return m;
+    const files = await this.platform.models.files(id);
+    const folder = readModelFolder(files, id);
+    const name = id.split(/[\\/]/).filter(Boolean).pop() ?? id;
+    return summarize(id, name, 'imported', folder.config, files, folder.playground);
+  }
+
+  private async teacherInfo(ids: string[]): Promise<TeacherInfo[]> {
+    return Promise.all(
+      ids.map(async (id) => {
+        const m = await this.describe(id);
+        const pg = m.playground ?? {};
+        return { id, name: m.name, family: typeof pg.family === 'string' ? pg.family : undefined, languages: Array.isArray(pg.languages) ? (pg.languages as string[]) : undefined };
+      }),
+    );
+  }
+
+  /** A whole completion, without streaming (cancellable between tokens). */
+  private async complete(modelId: string, prompt: string, lang: string, opts: SamplingOptions, stop: () => boolean): Promise<string> {
+    const { model, tokenizer } = await this.load(modelId);
+    const ids: number[] = [];
+    const it = generate(model, tokenizer.encodePrompt(prompt, lang), opts, stop);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      if (r.value.id !== model.config.eosTokenId) ids.push(r.value.id);
+    }
+    return tokenizer.decode(ids, { skipSpecial: true });
+  }
+
+  /** `complete` for a job, memoised in `cache` when given (same model, prompt and seed → same text). */
+  private completer(stop: () => boolean, cache?: Map<string, Promise<string>>) {
+    return (modelId: string, p: ArbitragePrompt, opts: SamplingOptions): Promise<string> => {
+      const key = JSON.stringify([modelId, p.prompt, p.language, opts]);
+      let c = cache?.get(key);
+      if (!c) {
+        c = this.complete(modelId, p.prompt, p.language, opts, stop);
+        cache?.set(key, c);
+      }
+      return c;
+    };
+  }
+
+  /** Routes prompts to teachers, scores every completion with the Arbiter, keeps the best. */
+  async arbitrage(jobId: string, req: ArbitrageRequest, onEvent?: (e: ArbitrageEvent) => void): Promise<ArbitrageResult> {
+    const stop = this.stopper(jobId);
+    try {
+      return await this.arbitrageWith(req, stop, onEvent);
+    } finally {
+      this.finished(jobId);
+    }
+  }
+
+  private async arbitrageWith(
+    req: ArbitrageRequest,
+    stop: () => boolean,
+    onEvent?: (e: ArbitrageEvent) => void,
+    cache?: Map<string, Promise<string>>,
+  ): Promise<ArbitrageResult> {
+    validateSampling({ ...req.sampling, seed: req.seed });
+    const [prompts, teachers, arbiter] = await Promise.all([this.promptSet(req.prompts), this.teacherInfo(req.teachers), this.referenceArbiter(req.weights)]);
+    const { prompts: _p, weights: _w, ...rest } = req;
+    const spec: ArbitrageSpec = { ...rest, teachers };
+    const t0 = performance.now();
+    return runArbitrage(prompts, spec, {
+      arbiter,
+      shouldStop: stop,
+      generate: this.completer(stop, cache),
+      onProgress: (done, total, latest) => onEvent?.({ type: 'progress', done, total, etaSeconds: eta(t0, done, total), latest }),
+    });
+  }
+
+  /** Head-to-head: A and B complete the same prompts with the same seeds; the Arbiter judges. */
+  async evaluate(jobId: string, req: EvalRequest, onEvent?: (e: EvalEvent) => void): Promise<EvalReport> {
+    const stop = this.stopper(jobId);
+    try {
+      return await this.evaluateWith(req, stop, onEvent);
+    } finally {
+      this.finished(jobId);
+    }
+  }
+
+  private async evaluateWith(req: EvalRequest, stop: () => boolean, onEvent?: (e: EvalEvent) => void, cache?: Map<string, Promise<string>>): Promise<EvalReport> {
+    validateSampling({ ...req.sampling, seed: req.seed });
+    const [prompts, arbiter, ma, mb] = await Promise.all([this.promptSet(req.prompts), this.referenceArbiter(req.weights), this.describe(req.a), this.describe(req.b)]);
+    const names = { a: ma.name, b: mb.name };
+    const t0 = performance.now();
+    return runHeadToHead(prompts, { a: req.a, b: req.b, samples: req.samples, seed: req.seed, sampling: req.sampling, bootstrap: req.bootstrap ?? DEFAULT_BOOTSTRAP }, names, {
+      arbiter,
+      shouldStop: stop,
+      generate: this.completer(stop, cache),
+      onProgress: (done, total, latest) => onEvent?.({ type: 'progress', done, total, etaSeconds: eta(t0, done, total), latest }),
+    });
+  }
+
+  /**
+   * Issue 5's experiment: arbitrage with each strategy, the same SFT of the student on each result,
+   * each student head-to-head against the single-teacher student on held-out prompts.
+   */
+  async arbitrageExperiment(jobId: string, req: ExperimentRequest, onEvent?: (e: ExperimentEvent) => void): Promise<ExperimentReport> {
+    const stop = this.stopper(jobId);
+    const cache = new Map<string, Promise<string>>();
+    const teachers = await this.teacherInfo(req.teachers);
+    const [student] = await this.teacherInfo([req.student]);
+    const trainPrompts = await this.promptSet(req.trainPrompts);
+    const heldOut = await this.promptSet(req.heldOutPrompts);
+    const spec: ExperimentSpec = {
+      teachers,
+      student: { id: student.id, name: student.name },
+      strategies: req.strategies,
+      samplesPerTeacher: req.samplesPerTeacher,
+      seed: req.seed,
+      sampling: req.sampling,
+      sft: req.sft,
+      evalSamples: req.evalSamples,
+      bootstrap: req.bootstrap ?? DEFAULT_BOOTSTRAP,
+    };
+    // Rough cost model for the ETA: one generation ≈ one unit, one SFT step ≈ 3 units.
+    const others = req.strategies.filter((s) => s !== 'reward' && s !== 'single').length;
+    const units = {
+      arbitrage: trainPrompts.length * req.samplesPerTeacher * teachers.length,
+      sft: req.strategies.length * req.sft.steps * 3,
+      eval: heldOut.length * req.evalSamples * (others + 1 + (req.strategies.includes('reward') ? 1 : 0)),
+    };
+    const totalUnits = units.arbitrage + units.sft + units.eval;
+    let doneBefore = 0;
+    let stageKey = '';
+    let stageDone = 0;
+    const t0 = performance.now();
+    const report = (stage: ExperimentStage) => {
+      const key = `${stage.stage}:${stage.strategy}`;
+      const d = stage.stage === 'sft' ? stage.step * 3 : stage.done;
+      if (key !== stageKey) {
+        doneBefore += stageDone;
+        stageKey = key;
+      }
+      stageDone = Math.min(d, totalUnits);
+      const fraction = Math.min(1, (doneBefore + stageDone) / totalUnits);
+      onEvent?.({ type: 'stage', stage, fraction, etaSeconds: fraction > 0 ? ((performance.now() - t0) / 1000) * (1 / fraction - 1) : NaN });
+    };
+    try {
+      return await runArbitrageExperiment(trainPrompts, spec, {
+        shouldStop: stop,
+        onStage: report,
+        onPartial: (r) => onEvent?.({ type: 'partial', report: r }),
+        arbitrage: (s, onProgress) =>
+          this.arbitrageWith(
+            { teachers: req.teachers, prompts: req.trainPrompts, strategy: s.strategy, samplesPerTeacher: s.samplesPerTeacher, seed: s.seed, sampling: s.sampling, single: s.single, routerData: s.routerData, weights: req.weights },
+            stop,
+            (e) => onProgress(e.done, e.total),
+            cache,
+          ),
+        sft: async (strategy, pairs, onStep) => {
+          const sub = `${jobId}/sft-${strategy}`;
+          const cancelWatch = setInterval(() => stop() && this.cancel(sub), 200);
+          try {
+            const r = await this.train(sub, {
+              modelId: req.student,
+              name: `${student.name} · arbitrage-${strategy}`,
+              outId: req.outPrefix ? `${req.outPrefix}${strategy}` : undefined,
+              mix: [...new Set(pairs.map((p) => p.language))].map((language) => ({ language, weight: 1 })),
+              pairs,
+              useCorpus: false,
+              steps: req.sft.steps,
+              batchSize: req.sft.batchSize,
+              seqLen: req.sft.seqLen,
+              lr: req.sft.lr,
+              seed: req.seed,
+              evalEvery: 0,
+              checkpointEvery: 0,
+            }, (e) => e.type === 'step' && onStep(e.point.step, req.sft.steps));
+            if (!r.model) throw new Error(`SFT on the ${strategy} set stopped before a step (${r.stopped}${r.error ? ': ' + r.error : ''})`);
+            if (r.stopped === 'non-finite') throw new Error(`SFT on the ${strategy} set: ${r.error}`);
+            return { id: r.model.id, name: r.model.name };
+          } finally {
+            clearInterval(cancelWatch);
+          }
+        },
+        evaluate: (a, b, onProgress) =>
+          this.evaluateWith(
+            { a: a.id, b: b.id, prompts: req.heldOutPrompts, samples: req.evalSamples, seed: req.seed, sampling: req.sampling, bootstrap: req.bootstrap, weights: req.weights },
+            stop,
+            (e) => onProgress(e.done, e.total),
+            cache,
+          ),
+      });
+    } finally {
+      this.finished(jobId);
+    }
+  }
+
   /** Text is scored after `<bos>` (and `<lang:xx>` when a language is given). */
   async logprobs(modelId: string, input: { text: string; lang?: string } | { ids: number[] }): Promise<LogprobsResult> {
     const { model, tokenizer } = await this.load(modelId);
@@ -492,6 +795,10 @@ export class Engine {
     else ids = input.lang ? tokenizer.encodePrompt(input.text, input.lang) : [tokenizer.bos, ...tokenizer.encode(input.text)];
     return sequenceLogprobs(model, ids);
   }
+}
+
+function eta(t0: number, done: number, total: number): number {
+  return done > 0 ? ((performance.now() - t0) / 1000 / done) * (total - done) : NaN;
 }
 
 let idCounter = 0;

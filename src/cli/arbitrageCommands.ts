@@ -1,0 +1,268 @@
+// CLI commands of the arbitrage stage: `arbitrage`, `eval`, `arbitrage-experiment`.
+import { readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
+import type { Engine, ExperimentRequest, PromptSelection } from '../engine/engine.ts';
+import { COMPONENTS, DEFAULT_WEIGHTS, type ArbiterWeights } from '../arbiter/arbiter.ts';
+import { generationsJsonl, preferenceJsonl, sftJsonl, STRATEGIES, type Generation, type Strategy } from '../arbitrage/arbitrage.ts';
+import { experimentTable } from '../arbitrage/experiment.ts';
+import { evalCsv, type EvalReport } from '../eval/headToHead.ts';
+import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
+import { LANGUAGE_CODES } from '../data/languages.ts';
+import { parseJsonLines } from '../util/jsonl.ts';
+import { int, need, num, UsageError, type Values } from './args.ts';
+
+export const ARBITRAGE_USAGE = `  arbitrage --teachers DIR,DIR,… | --zoo public/models  --out DIR
+            [--strategy ${STRATEGIES.join('|')}] [--prompts udhr-train|udhr-heldout|FILE.jsonl]
+            [--langs xx,…] [--per-language N] [--samples N] [--seed S] [--single DIR]
+            [--router-data generations.jsonl] [--weights language=.4,fluency=.3,adequacy=.3]
+            [--max-new-tokens N] [--temperature T]
+                                             route prompts to teachers, score with the Arbiter;
+                                             writes generations.jsonl, sft.jsonl (TRL prompt/
+                                             completion), preferences.jsonl (TRL prompt/chosen/
+                                             rejected) and summary.json
+  eval --a DIR --b DIR --out report.json [--prompts udhr-heldout|FILE.jsonl] [--langs xx,…]
+       [--per-language N] [--samples N] [--seed S] [--bootstrap N]
+                                             head-to-head win/tie/loss per language with
+                                             bootstrap 95% intervals; writes report.json + .csv
+  arbitrage-experiment --zoo public/models --out DIR [--student DIR] [--strategies …] [--langs …]
+       [--per-language N] [--heldout-per-language N] [--steps N] [--eval-samples N] [--seed S]
+                                             every strategy → SFT of the student → head-to-head
+                                             vs the single-teacher student; writes report.json,
+                                             table.md and the students
+`;
+
+const sampling = { 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' } } as const;
+
+export const ARBITRAGE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
+  arbitrage: {
+    teachers: { type: 'string' },
+    zoo: { type: 'string' },
+    out: { type: 'string' },
+    strategy: { type: 'string', default: 'reward' },
+    prompts: { type: 'string', default: 'udhr-train' },
+    langs: { type: 'string' },
+    'per-language': { type: 'string' },
+    samples: { type: 'string' },
+    seed: { type: 'string' },
+    single: { type: 'string' },
+    'router-data': { type: 'string' },
+    weights: { type: 'string' },
+    ...sampling,
+  },
+  eval: {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    out: { type: 'string' },
+    prompts: { type: 'string', default: 'udhr-heldout' },
+    langs: { type: 'string' },
+    'per-language': { type: 'string' },
+    samples: { type: 'string' },
+    seed: { type: 'string' },
+    bootstrap: { type: 'string' },
+    weights: { type: 'string' },
+    ...sampling,
+  },
+  'arbitrage-experiment': {
+    zoo: { type: 'string', default: 'public/models' },
+    student: { type: 'string' },
+    out: { type: 'string' },
+    strategies: { type: 'string' },
+    langs: { type: 'string' },
+    'per-language': { type: 'string' },
+    'heldout-per-language': { type: 'string' },
+    steps: { type: 'string' },
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    lr: { type: 'string' },
+    'eval-samples': { type: 'string' },
+    bootstrap: { type: 'string' },
+    seed: { type: 'string' },
+    weights: { type: 'string' },
+    ...sampling,
+  },
+};
+
+function samplingFrom(values: Values): Omit<SamplingOptions, 'seed'> {
+  return {
+    maxNewTokens: int(values, 'max-new-tokens', 48),
+    temperature: num(values, 'temperature', DEFAULT_SAMPLING.temperature),
+    topK: int(values, 'top-k', DEFAULT_SAMPLING.topK),
+    topP: num(values, 'top-p', DEFAULT_SAMPLING.topP),
+  };
+}
+
+function langsFrom(values: Values): string[] | undefined {
+  if (typeof values.langs !== 'string') return undefined;
+  const langs = values.langs.split(',').map((l) => l.trim()).filter(Boolean);
+  for (const l of langs) if (!LANGUAGE_CODES.includes(l)) throw new UsageError(`--langs: unknown language '${l}'`);
+  return langs;
+}
+
+function weightsFrom(values: Values): ArbiterWeights {
+  if (typeof values.weights !== 'string') return DEFAULT_WEIGHTS;
+  const w: ArbiterWeights = { ...DEFAULT_WEIGHTS };
+  for (const part of values.weights.split(',')) {
+    const [k, v] = part.split('=');
+    if (!(COMPONENTS as readonly string[]).includes(k)) throw new UsageError(`--weights: unknown component '${k}' (expected ${COMPONENTS.join(', ')})`);
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`--weights: '${part}' needs a number ≥ 0`);
+    w[k as keyof ArbiterWeights] = n;
+  }
+  return w;
+}
+
+async function promptsFrom(values: Values, defaultSplit: 'train' | 'heldout', perLanguageKey = 'per-language'): Promise<PromptSelection> {
+  const p = typeof values.prompts === 'string' ? values.prompts : `udhr-${defaultSplit}`;
+  const perLanguage = values[perLanguageKey] === undefined ? undefined : int(values, perLanguageKey, 0);
+  const languages = langsFrom(values);
+  if (p === 'udhr-train' || p === 'udhr-heldout') return { source: { kind: 'udhr', split: p === 'udhr-train' ? 'train' : 'heldout' }, languages, perLanguage };
+  let text: string;
+  try {
+    text = await readFile(p, 'utf8');
+  } catch (e) {
+    throw new Error(`--prompts: cannot read ${p}: ${(e as Error).message}`);
+  }
+  return { source: { kind: 'jsonl', text, file: p }, languages, perLanguage };
+}
+
+/** The teacher folders of a zoo (its manifest's models with role "teacher"), and its student. */
+async function zooModels(dir: string): Promise<{ teachers: string[]; student: string | null }> {
+  const root = resolve(dir);
+  let manifest: { models?: Array<{ id: string; folder: string; role: string }> } | null = null;
+  try {
+    manifest = JSON.parse(await readFile(join(root, 'manifest.json'), 'utf8'));
+  } catch {
+    manifest = null;
+  }
+  if (manifest?.models) {
+    const teachers = manifest.models.filter((m) => m.role === 'teacher').map((m) => resolve(root, m.folder));
+    const student = manifest.models.find((m) => m.role === 'student');
+    return { teachers, student: student ? resolve(root, student.folder) : null };
+  }
+  const entries = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && e.name.startsWith('teacher-'));
+  return { teachers: entries.map((e) => join(root, e.name)).sort(), student: null };
+}
+
+async function writeOut(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
+}
+
+function parseGenerations(text: string, file: string): Generation[] {
+  return parseJsonLines(text, file).map((l) => l.value as unknown as Generation);
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function printEval(r: EvalReport): void {
+  process.stderr.write(`\n${r.names.a} vs ${r.names.b} (judge: ${r.judge}, ${r.spec.bootstrap} bootstrap resamples)\n`);
+  for (const [l, w] of [...Object.entries(r.perLanguage), ['overall', r.overall] as const]) {
+    process.stderr.write(`  ${String(l).padEnd(8)} ${String(w.wins).padStart(4)} W ${String(w.ties).padStart(4)} T ${String(w.losses).padStart(4)} L   win-rate ${pct(w.winRate)} [${pct(w.ci[0])}, ${pct(w.ci[1])}]\n`);
+  }
+}
+
+export async function runArbitrageCommand(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number | null> {
+  const progress = (label: string) => (done: number, total: number, etaSeconds: number) => {
+    if (!asJson) process.stderr.write(`\r${label} ${done}/${total}, about ${Number.isFinite(etaSeconds) ? Math.round(etaSeconds) : '?'} s left`.padEnd(70));
+  };
+  switch (command) {
+    case 'arbitrage': {
+      const outDir = resolve(need(values, 'out'));
+      const strategy = values.strategy as Strategy;
+      if (!STRATEGIES.includes(strategy)) throw new UsageError(`--strategy: expected ${STRATEGIES.join(', ')}`);
+      let teachers: string[];
+      if (typeof values.teachers === 'string') teachers = values.teachers.split(',').map((t) => resolve(t.trim()));
+      else if (typeof values.zoo === 'string') teachers = (await zooModels(values.zoo)).teachers;
+      else throw new UsageError('--teachers or --zoo is required');
+      const routerFile = typeof values['router-data'] === 'string' ? values['router-data'] : undefined;
+      const routerData = routerFile ? parseGenerations(await readFile(routerFile, 'utf8'), routerFile) : undefined;
+      if (strategy === 'learned' && !routerData) throw new UsageError('--strategy learned needs --router-data (generations.jsonl of a reward-based run)');
+      const show = progress('arbitrage');
+      const r = await engine.arbitrage('cli', {
+        teachers,
+        prompts: await promptsFrom(values, 'train'),
+        strategy,
+        samplesPerTeacher: int(values, 'samples', 1),
+        seed: int(values, 'seed', 1),
+        sampling: samplingFrom(values),
+        single: typeof values.single === 'string' ? resolve(values.single) : undefined,
+        routerData,
+        weights: weightsFrom(values),
+      }, (e) => (asJson ? undefined : show(e.done, e.total, e.etaSeconds)));
+      await writeOut(join(outDir, 'generations.jsonl'), generationsJsonl(r.generations));
+      await writeOut(join(outDir, 'sft.jsonl'), sftJsonl(r.outcomes));
+      await writeOut(join(outDir, 'preferences.jsonl'), preferenceJsonl(r.outcomes));
+      await writeOut(join(outDir, 'summary.json'), JSON.stringify({ spec: r.spec, summary: r.summary, cancelled: r.cancelled }, null, 2) + '\n');
+      if (asJson) process.stdout.write(JSON.stringify({ out: outDir, summary: r.summary }) + '\n');
+      else process.stderr.write(`\n${r.summary.prompts} prompts, ${r.summary.completions} completions, mean kept reward ${r.summary.overallMeanReward.toFixed(4)} → ${outDir}\n`);
+      return 0;
+    }
+    case 'eval': {
+      const outFile = resolve(need(values, 'out'));
+      const show = progress('eval');
+      const r = await engine.evaluate('cli', {
+        a: resolve(need(values, 'a')),
+        b: resolve(need(values, 'b')),
+        prompts: await promptsFrom(values, 'heldout'),
+        samples: int(values, 'samples', 1),
+        seed: int(values, 'seed', 1),
+        sampling: samplingFrom(values),
+        bootstrap: int(values, 'bootstrap', 2000),
+        weights: weightsFrom(values),
+      }, (e) => (asJson ? undefined : show(e.done, e.total, e.etaSeconds)));
+      await writeOut(outFile, JSON.stringify(r, null, 2) + '\n');
+      await writeOut(outFile.replace(/\.json$/i, '') + '.csv', evalCsv(r));
+      if (asJson) process.stdout.write(JSON.stringify({ out: outFile, overall: r.overall, perLanguage: r.perLanguage }) + '\n');
+      else printEval(r);
+      return 0;
+    }
+    case 'arbitrage-experiment': {
+      const outDir = resolve(need(values, 'out'));
+      const zoo = await zooModels(String(values.zoo));
+      const student = typeof values.student === 'string' ? resolve(values.student) : zoo.student;
+      if (!student) throw new UsageError('--student is required (the zoo manifest names no student)');
+      if (zoo.teachers.length < 2) throw new Error(`${values.zoo}: found ${zoo.teachers.length} teacher(s); the experiment needs at least 2`);
+      const strategies = typeof values.strategies === 'string' ? (values.strategies.split(',') as Strategy[]) : [...STRATEGIES];
+      for (const s of strategies) if (!STRATEGIES.includes(s)) throw new UsageError(`--strategies: unknown '${s}'`);
+      const perLanguage = values['per-language'] === undefined ? 8 : int(values, 'per-language', 8);
+      const heldPer = values['heldout-per-language'] === undefined ? undefined : int(values, 'heldout-per-language', 0);
+      const req: ExperimentRequest = {
+        teachers: zoo.teachers,
+        student,
+        strategies,
+        trainPrompts: { source: { kind: 'udhr', split: 'train' }, languages: langsFrom(values), perLanguage },
+        heldOutPrompts: { source: { kind: 'udhr', split: 'heldout' }, languages: langsFrom(values), perLanguage: heldPer },
+        samplesPerTeacher: 1,
+        seed: int(values, 'seed', 1),
+        sampling: samplingFrom(values),
+        sft: { steps: int(values, 'steps', 120), batchSize: int(values, 'batch', 8), seqLen: int(values, 'seq', 64), lr: num(values, 'lr', 3e-3) },
+        evalSamples: int(values, 'eval-samples', 1),
+        bootstrap: int(values, 'bootstrap', 2000),
+        weights: weightsFrom(values),
+        outPrefix: join(outDir, 'students', 'student-'),
+      };
+      const t0 = performance.now();
+      const r = await engine.arbitrageExperiment('cli', req, (e) => {
+        if (e.type === 'partial') void writeOut(join(outDir, 'report.partial.json'), JSON.stringify(e.report) + '\n');
+        else if (!asJson) {
+          const s = e.stage;
+          const what = s.stage === 'sft' ? `SFT ${s.strategy} step ${s.step}/${s.steps}` : `${s.stage} ${s.strategy} ${s.done}/${s.total}`;
+          process.stderr.write(`\r${(100 * e.fraction).toFixed(1)}% ${what}, about ${Number.isFinite(e.etaSeconds) ? Math.round(e.etaSeconds) : '?'} s left`.padEnd(80));
+        }
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      await writeOut(join(outDir, 'report.json'), JSON.stringify({ ...r, seconds }) + '\n');
+      for (const [s, a] of Object.entries(r.arbitrage)) {
+        await writeOut(join(outDir, 'arbitrage', s, 'sft.jsonl'), sftJsonl(a.outcomes));
+        await writeOut(join(outDir, 'arbitrage', s, 'preferences.jsonl'), preferenceJsonl(a.outcomes));
+      }
+      for (const row of r.rows) if (row.vsSingle) await writeOut(join(outDir, 'eval', `${row.strategy}-vs-single.csv`), evalCsv(row.vsSingle));
+      await writeOut(join(outDir, 'table.md'), experimentTable(r));
+      if (asJson) process.stdout.write(JSON.stringify({ out: outDir, rows: r.rows.map((x) => ({ strategy: x.strategy, completions: x.completions, overall: x.vsSingle?.overall ?? null })), seconds }) + '\n');
+      else process.stderr.write(`\n${experimentTable(r)}single teacher: ${r.singleTeacher} (${r.singleTeacherReason}); ${seconds.toFixed(0)} s → ${outDir}\n`);
+      return r.cancelled ? 1 : 0;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parsePairsJsonl } from '../../src/train/data.ts';
+import { parsePreferenceJsonl } from '../../src/arbitrage/arbitrage.ts';
+
+const run = (...args: string[]): string => execFileSync('node', ['bin/aya-playground.js', ...args], { encoding: 'utf8', timeout: 240_000 });
+
+describe('aya-playground arbitrage / eval on the shipped zoo', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aya-arb-'));
+
+  it('arbitrage --strategy reward writes every generation, the SFT set and the preference set as TRL JSONL', () => {
+    const r = JSON.parse(run('arbitrage', '--zoo', 'public/models', '--strategy', 'reward', '--langs', 'fra,rus', '--per-language', '1', '--max-new-tokens', '8', '--out', join(dir, 'reward'), '--json'));
+    expect(r.summary.prompts).toBe(2);
+    expect(r.summary.completions).toBe(10); // 5 teachers × 2 prompts
+    const gens = readFileSync(join(dir, 'reward', 'generations.jsonl'), 'utf8').trim().split('\n');
+    expect(gens).toHaveLength(10);
+    const sft = parsePairsJsonl(readFileSync(join(dir, 'reward', 'sft.jsonl'), 'utf8'));
+    expect(sft.map((p) => p.language)).toEqual(['fra', 'rus']);
+    const prefs = readFileSync(join(dir, 'reward', 'preferences.jsonl'), 'utf8');
+    for (const l of prefs.trim().split('\n').filter(Boolean).map((x) => JSON.parse(x))) {
+      expect(Object.keys(l).slice(0, 3)).toEqual(['prompt', 'chosen', 'rejected']);
+      expect(l.chosen_reward).toBeGreaterThan(l.rejected_reward);
+    }
+    parsePreferenceJsonl(prefs);
+    // The learned router learns from that run.
+    const learned = JSON.parse(run('arbitrage', '--zoo', 'public/models', '--strategy', 'learned', '--router-data', join(dir, 'reward', 'generations.jsonl'), '--langs', 'fra,rus', '--per-language', '1', '--max-new-tokens', '8', '--out', join(dir, 'learned'), '--json'));
+    expect(learned.summary.completions).toBe(2);
+    expect(learned.summary.routerAccuracy).toBeGreaterThanOrEqual(0);
+  });
+
+  it('eval writes a JSON report and CSV; a model against itself ties everywhere', () => {
+    const out = join(dir, 'self.json');
+    const m = 'public/models/teacher-romance';
+    const r = JSON.parse(run('eval', '--a', m, '--b', m, '--langs', 'fra,ita', '--per-language', '2', '--max-new-tokens', '6', '--bootstrap', '1000', '--out', out, '--json'));
+    expect(r.overall).toMatchObject({ n: 4, wins: 0, ties: 4, losses: 0, winRate: 0.5, ci: [0.5, 0.5] });
+    const csv = readFileSync(join(dir, 'self.csv'), 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(4); // header, fra, ita, overall
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report.transcripts).toHaveLength(4);
+    expect(report.transcripts[0].a.completion).toBe(report.transcripts[0].b.completion);
+  });
+
+  it('rejects a malformed prompt file, naming the line', () => {
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, '{"prompt":"Bonjour","language":"fra"}\n{"prompt":"x","language":"klingon"}\n');
+    expect(() => run('eval', '--a', 'public/models/teacher-romance', '--b', 'public/models/teacher-slavic', '--prompts', bad, '--out', join(dir, 'x.json'))).toThrow(/bad.jsonl:2: unknown language 'klingon'/);
+  });
+});
