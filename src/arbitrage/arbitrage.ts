@@ -232,6 +232,10 @@ export async function runArbitrage(prompts: readonly ArbitragePrompt[], spec: Ar
         // teacher for the same completion of a prompt: strategies differ only in routing.
         const seed = deriveSeed(spec.seed, p.id, teacher, s);
         const completion = await deps.generate(teacher, p, { ...spec.sampling, seed });
+        if (deps.shouldStop?.()) {
+          cancelled = true; // the completion may have been cut short: not scored, not kept
+          break outer;
+        }
         const sc = deps.arbiter.score(p.prompt, completion, p.language, p.reference);
         const g: Generation = { promptId: p.id, prompt: p.prompt, language: p.language, reference: p.reference, teacher, sample: s, seed, completion, reward: sc.reward, components: sc.components, selected: false };
         mine.push(g);

@@ -15,6 +15,7 @@ import { writeModelDir } from '../model/folder.node.ts';
 import { type PairRecord, parsePairsJsonl } from '../train/data.ts';
 import { runZoo } from './zoo.ts';
 import { ARBITRAGE_OPTIONS, ARBITRAGE_USAGE, runArbitrageCommand } from './arbitrageCommands.ts';
+import { MERGE_OPTIONS, MERGE_USAGE, runMergeCommand } from './mergeCommand.ts';
 import { int, need, num, UsageError, type Values } from './args.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
@@ -43,7 +44,7 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
                                              fine-tune (SFT) a model; one JSON metrics line per step
   zoo [--out public/models] [--size tiny] [--teacher-steps N] [--student-steps N] [--batch B]
       [--seq T] [--seed S]                   train the family teachers and the base student
-${ARBITRAGE_USAGE}`;
+${ARBITRAGE_USAGE}${MERGE_USAGE}`;
 
 
 const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean', default: false } };
@@ -90,6 +91,7 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
     'eval-examples': { type: 'string' },
   },
   ...ARBITRAGE_OPTIONS,
+  ...MERGE_OPTIONS,
 };
 
 const out = (s: string) => process.stdout.write(s);
@@ -125,7 +127,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   let values: Values;
   try {
-    values = parseArgs({ args: rest, options: { ...COMMON, ...options }, strict: true }).values as Values;
+    // `merge CONFIG.yml` takes its config as the one positional argument (or --config).
+    const parsed = parseArgs({ args: rest, options: { ...COMMON, ...options }, strict: true, allowPositionals: command === 'merge' });
+    values = parsed.values as Values;
+    if (parsed.positionals.length > 1) throw new Error(`expected one config file, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
+    if (parsed.positionals.length === 1) values = { ...values, config: parsed.positionals[0] };
   } catch (e) {
     process.stderr.write(`aya-playground ${command}: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -144,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number> {
-  const handled = await runArbitrageCommand(engine, command, values, asJson);
+  const handled = (await runArbitrageCommand(engine, command, values, asJson)) ?? (await runMergeCommand(engine, command, values, asJson));
   if (handled !== null) return handled;
   switch (command) {
     case 'info': {

@@ -32,7 +32,10 @@ import {
 } from '../arbitrage/arbitrage.ts';
 import { type ExperimentReport, type ExperimentSpec, type ExperimentStage, runArbitrageExperiment } from '../arbitrage/experiment.ts';
 import { type EvalReport, runHeadToHead, type Transcript, DEFAULT_BOOTSTRAP } from '../eval/headToHead.ts';
+import { inspectMerge, type MergeInspection, type MergeInspectRequest, type MergeProgress, type MergeRequest, runMergeJob } from './merge.ts';
 import pkg from '../../package.json';
+
+export type { MergeInspection, MergeInspectRequest, MergeProgress, MergeRequest };
 
 export type { Prompt };
 
@@ -634,6 +637,8 @@ export class Engine {
       if (!c) {
         c = this.complete(modelId, p.prompt, p.language, opts, stop);
         cache?.set(key, c);
+        // A completion cut short by a cancel must not be served again from the cache.
+        c.then(() => stop() && cache?.delete(key), () => cache?.delete(key));
       }
       return c;
     };
@@ -785,6 +790,35 @@ export class Engine {
     } finally {
       this.finished(jobId);
     }
+  }
+
+  /** Merges stored models (mergekit semantics, GPU kernels) into a new stored model; progress per
+   *  tensor, cancel with cancel(jobId). playground.json of the result records the parents and the
+   *  merge; mergekit_config.yml travels with its files. */
+  async merge(jobId: string, req: MergeRequest, onProgress?: (p: MergeProgress) => void): Promise<ModelSummary> {
+    const stop = this.stopper(jobId);
+    try {
+      const ctx = await this.context();
+      const r = await runMergeJob(ctx, this.platform.models, req, {
+        createdBy: `aya-playground ${pkg.version}`,
+        checkStop: () => {
+          if (stop()) throw new JobCancelled(jobId);
+        },
+        onProgress,
+      });
+      const summary = summarize(req.outId ?? newModelId(req.name), req.name, 'trained', r.config, r.files, r.playground);
+      await this.platform.models.put(summary, r.files);
+      this.unload(summary.id); // a copy loaded for sampling must not keep older weights
+      return summary;
+    } finally {
+      this.finished(jobId);
+    }
+  }
+
+  /** What the Merge panel draws: per-layer cosine similarity and sign conflicts of the task vectors,
+   *  and one tensor's SLERP arc vs chord, TIES masks and DARE drops (src/merge/inspect.ts). */
+  mergeInspect(req: MergeInspectRequest): Promise<MergeInspection> {
+    return inspectMerge(this.platform.models, req);
   }
 
   /** Text is scored after `<bos>` (and `<lang:xx>` when a language is given). */

@@ -147,6 +147,11 @@ export async function runHeadToHead(prompts: readonly ArbitragePrompt[], spec: E
       const opts = { ...spec.sampling, seed };
       const ca = await deps.generate(spec.a, p, opts);
       const cb = await deps.generate(spec.b, p, opts);
+      // A cancel during generation cuts a completion short: judging it would bias the partial report.
+      if (deps.shouldStop?.()) {
+        cancelled = true;
+        break outer;
+      }
       const sa = deps.arbiter.score(p.prompt, ca, p.language, p.reference);
       const sb = deps.arbiter.score(p.prompt, cb, p.language, p.reference);
       const margin = deps.arbiter.tieMargin ?? 0;

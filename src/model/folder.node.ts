@@ -17,7 +17,7 @@ import {
 } from './folder.ts';
 
 /** The file's bytes, or null when it does not exist. A plain Uint8Array: Buffer.slice does not copy. */
-async function readIfExists(path: string): Promise<Uint8Array | null> {
+export async function readIfExists(path: string): Promise<Uint8Array | null> {
   try {
     const buf = await readFile(path);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

@@ -35,6 +35,7 @@ import { embeddingBackward, embeddingBackwardCpu } from './embedding.ts';
 import { crossEntropyMasked, crossEntropyMaskedBackward, crossEntropyMaskedBackwardCpu, crossEntropyMaskedCpu } from './xent.ts';
 import { clipFactor, clipFactorCpu, sumOfSquares, sumOfSquaresCpu } from './reduce.ts';
 import { adamw, adamwCpu } from './adamw.ts';
+import { mergeOpChecks } from '../merge/checks.ts';
 
 /** Relative-error bounds of DESIGN §4. */
 export const TOL_ELEMENTWISE = 1e-5;
@@ -197,6 +198,7 @@ export function opChecks(): OpCheck[] {
     });
   }
   checks.push(...backwardChecks());
+  checks.push(...mergeOpChecks());
   return checks;
 }
 

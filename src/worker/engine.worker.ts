@@ -50,6 +50,15 @@ export const workerApi = {
   train: (...a: P<'train'>) => engine.train(...a),
   pause: (jobId: string) => engine.pause(jobId),
   resume: (jobId: string) => engine.resume(jobId),
+  // arbiter, arbitrage, evaluation
+  score: (...a: P<'score'>) => engine.score(...a),
+  promptSet: (...a: P<'promptSet'>) => engine.promptSet(...a),
+  arbitrage: (...a: P<'arbitrage'>) => engine.arbitrage(...a),
+  evaluate: (...a: P<'evaluate'>) => engine.evaluate(...a),
+  arbitrageExperiment: (...a: P<'arbitrageExperiment'>) => engine.arbitrageExperiment(...a),
+  // merging
+  merge: (...a: P<'merge'>) => engine.merge(...a),
+  mergeInspect: (...a: P<'mergeInspect'>) => engine.mergeInspect(...a),
 };
 
 export type WorkerApi = typeof workerApi;

@@ -25,5 +25,44 @@ test('the zoo teachers compare side by side on a held-out prompt', async ({ page
   for (let i = 0; i < 3; i++) await expect(columns.nth(i).getByTestId('stop-reason')).toBeVisible({ timeout: 180_000 });
   const slavic = (await columns.filter({ hasText: 'teacher-slavic' }).getByTestId('completion').textContent()) ?? '';
   expect(slavic).toMatch(/[\u0400-\u04FF]/);
+
+  // The Arbiter scores every column: a reward, three component bars, the best one marked.
+  for (let i = 0; i < 3; i++) {
+    await expect(columns.nth(i).getByTestId('reward-value')).toHaveText(/^\d\.\d{3}$/);
+    await expect(columns.nth(i).getByTestId('component-adequacy')).toBeVisible(); // a held-out prompt has a reference
+  }
+  const rewards = await Promise.all([0, 1, 2].map(async (i) => Number(await columns.nth(i).getByTestId('reward-value').textContent())));
+  const bestIdx = rewards.indexOf(Math.max(...rewards));
+  await expect(columns.nth(bestIdx).getByTestId('best-badge')).toBeVisible();
+  // The Slavic teacher's Cyrillic scores higher on language than the Romance teacher's text.
+  const langOf = async (name: string) => Number((await columns.filter({ hasText: name }).getByTestId('component-language').textContent())!.match(/\d\.\d\d/)![0]);
+  expect(await langOf('teacher-slavic')).toBeGreaterThan(await langOf('teacher-romance'));
+
+  // Changing a weight re-scores without generating: language only → reward = the language component.
+  await page.locator('summary', { hasText: 'Arbiter weights' }).click();
+  for (const c of ['Fluency', 'Adequacy']) await page.getByLabel(`${c} weight`).fill('0');
+  const slavicCol = columns.filter({ hasText: 'teacher-slavic' });
+  await expect.poll(async () => Math.abs(Number(await slavicCol.getByTestId('reward-value').textContent()) - (await langOf('teacher-slavic')))).toBeLessThan(0.006);
+  await page.getByRole('button', { name: 'Reset to defaults' }).click();
+
+  // A human preference: left (1) vs right (2), stored and exportable as TRL JSONL.
+  const bar = page.getByTestId('preference-bar');
+  await bar.getByLabel('Left column').selectOption({ index: 0 });
+  await bar.getByTestId('prefer-right').click();
+  await expect(bar.getByTestId('preference-recorded')).toContainText('2 is better');
+  await expect(bar.getByTestId('preference-count')).toContainText('1 preference pair saved');
   await page.screenshot({ path: 'test-results/screens/compare-teachers.png', fullPage: true });
+  const download = page.waitForEvent('download');
+  await bar.getByTestId('preference-export').click();
+  const file = await (await download).path();
+  const { readFileSync } = await import('node:fs');
+  const line = JSON.parse(readFileSync(file, 'utf8').trim().split('\n')[0]);
+  expect(Object.keys(line).slice(0, 3)).toEqual(['prompt', 'chosen', 'rejected']);
+  expect(line.language).toBe('rus');
+  expect(line.chosen).toBe((await columns.nth(1).getByTestId('completion').textContent()) ?? '');
+  // Kept across a reload.
+  await page.reload();
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  await page.getByTestId('generate').click();
+  await expect(page.getByTestId('preference-count')).toContainText('1 preference pair saved', { timeout: 180_000 });
 });

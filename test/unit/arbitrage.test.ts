@@ -104,11 +104,17 @@ describe('routing strategies', () => {
     await expect(runArbitrage(prompts, spec('learned'), { generate, arbiter })).rejects.toThrow(/reward-based run/);
   });
 
-  it('stops when cancelled and says so', async () => {
+  it('stops when cancelled and says so, dropping a completion the cancel cut short', async () => {
+    let stop = false;
     let n = 0;
-    const r = await runArbitrage(prompts, spec('reward'), { generate, arbiter, shouldStop: () => n++ >= 4 });
+    const cut = async (t: string, p: ArbitragePrompt, o: { seed: number }) => {
+      if (++n === 5) stop = true; // the cancel arrives while the 5th completion is generated
+      return generate(t, p, o);
+    };
+    const r = await runArbitrage(prompts, spec('reward'), { generate: cut, arbiter, shouldStop: () => stop });
     expect(r.cancelled).toBe(true);
     expect(r.generations).toHaveLength(4);
+    expect(r.outcomes).toHaveLength(1); // only the first prompt finished all 3 teachers
   });
 
   it('rejects unknown teachers and strategies clearly', async () => {

@@ -90,6 +90,19 @@ describe('runHeadToHead', () => {
     expect(r.overall.wins).toBe(4);
     for (let i = 0; i < seen.length; i += 2) expect(seen[i][1]).toBe(seen[i + 1][1]);
     expect(new Set(seen.map((s) => s[1])).size).toBe(4);
+    // A cancel while B generates: that comparison is dropped, not judged on cut-off text.
+    let stop = false;
+    const partial = await runHeadToHead(prompts, spec, { a: 'Long', b: 'Short' }, {
+      arbiter,
+      shouldStop: () => stop,
+      generate: async (m) => {
+        if (m === 'short' && seen.length > 0) stop = true;
+        seen.push([m, 0]);
+        return m === 'long' ? 'xxxxx' : 'x';
+      },
+    });
+    expect(partial.cancelled).toBe(true);
+    expect(partial.transcripts).toHaveLength(0);
     await expect(runHeadToHead(prompts, { ...spec, bootstrap: 100 }, { a: '', b: '' }, { arbiter, generate: async () => '' })).rejects.toThrow(/at least 1000/);
   });
 });

@@ -2,6 +2,7 @@
 // is shared, so one at a time), each column filling in as its tokens stream from the worker.
 import * as Comlink from 'comlink';
 import type { SampleEvent } from '../../engine/engine.ts';
+import type { ArbiterScore, ArbiterWeights } from '../../arbiter/arbiter.ts';
 import type { ModelSummary } from '../../engine/models.ts';
 import type { StopReason } from '../../model/generate.ts';
 import type { SamplingOptions } from '../../model/sample.ts';
@@ -18,6 +19,8 @@ export interface Column {
   stopReason: StopReason | null;
   ms: number | null;
   error: string | null;
+  /** The Arbiter's score of the finished completion. */
+  score: ArbiterScore | null;
 }
 
 export interface RunInput {
@@ -25,6 +28,9 @@ export interface RunInput {
   prompt: string;
   lang: string;
   sampling: SamplingOptions;
+  /** The held-out prompt's reference continuation (adequacy is scored against it). */
+  reference?: string;
+  weights: ArbiterWeights;
 }
 
 export class CompareRun {
@@ -32,6 +38,7 @@ export class CompareRun {
   /** What the shown columns were generated from (the form may have changed since). */
   input = $state<RunInput | null>(null);
   running = $state(false);
+  scoreError = $state<string | null>(null);
   private job: string | null = null;
   private cancelled = false;
 
@@ -48,7 +55,9 @@ export class CompareRun {
       stopReason: null,
       ms: null,
       error: null,
+      score: null,
     }));
+    this.scoreError = null;
     try {
       for (const col of this.columns) {
         if (this.cancelled) {
@@ -57,10 +66,34 @@ export class CompareRun {
         }
         await this.one(col, input);
       }
+      await this.rescore(input.weights);
     } finally {
       this.job = null;
       this.running = false;
     }
+  }
+
+  /** Scores every finished column with the Arbiter (again, when the weights change). */
+  async rescore(weights: ArbiterWeights): Promise<void> {
+    const input = this.input;
+    const done = this.columns.filter((c) => c.status === 'done');
+    if (!input || done.length === 0) return;
+    try {
+      const scores = await engine.ready().score(
+        done.map((c) => ({ prompt: input.prompt, completion: c.text, language: input.lang, reference: input.reference })),
+        weights,
+      );
+      done.forEach((c, i) => (c.score = scores[i]));
+      this.scoreError = null;
+    } catch (e) {
+      this.scoreError = `The Arbiter could not score these completions: ${(e as Error).message}`;
+    }
+  }
+
+  /** The highest reward among scored columns (null before scoring). */
+  get bestReward(): number | null {
+    const rs = this.columns.map((c) => c.score?.reward).filter((r): r is number => r !== undefined);
+    return rs.length ? Math.max(...rs) : null;
   }
 
   private async one(col: Column, input: RunInput): Promise<void> {

@@ -1,0 +1,172 @@
+// The Engine's merge jobs, as functions (Engine.merge / Engine.mergeInspect delegate here): read the
+// stored models, merge on the GPU tensor by tensor, and build the new model's files; inspect task
+// vectors and one tensor's SLERP / TIES / DARE pictures for the Merge panel.
+//
+// Public API:
+//   interface MergeRequest, MergeInspectRequest, MergeInspection
+//   runMergeJob(ctx, store, req, hooks) → { files, config, playground, warnings }
+//   inspectMerge(store, req) → MergeInspection
+import type { GpuContext } from '../gpu/context.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { type ModelFiles, writeModelFolder } from '../model/folder.ts';
+import { dareKey, type MergeConfig, modelRefs } from '../merge/config.ts';
+import { checkMergeInputs, collectingSink, mergeModels, mergeProvenance, type MergeProgress, tokenizerDonor } from '../merge/merge.ts';
+import { memorySource, type ModelSource } from '../merge/source.ts';
+import { MERGEKIT_CONFIG_FILE, toMergekitYaml } from '../merge/yaml.ts';
+import { type DarePicture, darePicture, type LayerGroup, layerGroupOf, type SlerpPicture, slerpPicture, type TaskVectorSummary, TaskVectorStats, type TiesPicture, tiesPicture } from '../merge/inspect.ts';
+import type { ModelStore } from './models.ts';
+
+export type { MergeProgress };
+export { MERGEKIT_CONFIG_FILE };
+
+
+export interface MergeRequest {
+  /** The merge; model references are model ids of the store. */
+  config: MergeConfig;
+  /** Name of the merged model. */
+  name: string;
+  /** Where to save the result (default: a new id). */
+  outId?: string;
+  /** Shard the weights above this many bytes (default: folder.ts's 2 GiB). */
+  maxShardBytes?: number;
+}
+
+const parseJson = (bytes: Uint8Array | null, what: string): unknown => {
+  if (!bytes) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new Error(`${what}: invalid JSON (${(e as Error).message})`);
+  }
+};
+
+async function openSources(store: ModelStore, refs: string[]): Promise<Map<string, ModelSource>> {
+  const sources = new Map<string, ModelSource>();
+  for (const r of refs) sources.set(r, memorySource(r, await store.files(r)));
+  return sources;
+}
+
+/** Merges stored models into the files of a new model (weights, config, tokenizer, playground.json
+ *  recording the parents and the merge, mergekit_config.yml). `ctx` null uses the CPU reference. */
+export async function runMergeJob(
+  ctx: GpuContext | null,
+  store: ModelStore,
+  req: MergeRequest,
+  hooks: { createdBy: string; checkStop?: () => void; onProgress?: (p: MergeProgress) => void },
+): Promise<{ files: ModelFiles; config: ModelConfig; playground: Record<string, unknown>; warnings: string[] }> {
+  if (!req.name?.trim()) throw new Error('merge: give the merged model a name');
+  const refs = modelRefs(req.config);
+  const sources = await openSources(store, refs);
+  const names = new Map((await store.list()).filter((m) => refs.includes(m.id)).map((m) => [m.id, m.name]));
+  const sink = collectingSink();
+  const outcome = await mergeModels(req.config, sources, sink, { ctx, checkStop: hooks.checkStop, onProgress: hooks.onProgress });
+  const yaml = toMergekitYaml(req.config, { header: ` merged by ${hooks.createdBy}; model references are aya-playground model ids` });
+  const playground = mergeProvenance(req.config, sources, {
+    createdBy: hooks.createdBy,
+    names,
+    mergekitYaml: yaml,
+    device: ctx ? `gpu: ${ctx.adapter.description || ctx.adapter.vendor}` : 'cpu reference',
+    seconds: outcome.seconds,
+  });
+  const donor = sources.get(tokenizerDonor(req.config))!;
+  const files = writeModelFolder(
+    {
+      config: outcome.config,
+      weights: sink.weights,
+      tokenizerJson: parseJson(await donor.file('tokenizer.json'), `${donor.ref}/tokenizer.json`),
+      tokenizerConfigJson: parseJson(await donor.file('tokenizer_config.json'), `${donor.ref}/tokenizer_config.json`),
+      playground,
+    },
+    { maxShardBytes: req.maxShardBytes },
+  );
+  files.set(MERGEKIT_CONFIG_FILE, new TextEncoder().encode(yaml));
+  return { files, config: outcome.config, playground, warnings: outcome.warnings };
+}
+
+// ---- inspection ----------------------------------------------------------------------------------
+
+export interface MergeInspectRequest {
+  /** Models whose task vectors are compared (the base, if listed, is skipped). */
+  modelIds: string[];
+  /** The base of the task vectors τ_i = θ_i − θ_base; default: modelIds[0]. */
+  baseId?: string | null;
+  /** The tensor to picture (default: the first layer's q projection). */
+  tensor?: string;
+  /** Density of the TIES trim and the DARE drop pictures (default 0.5). */
+  density?: number;
+  /** TIES vote weights per compared model (default 1 each). */
+  weights?: number[];
+  /** DARE seed (default 0), as in MergeConfig.seed. */
+  seed?: number;
+  /** Grid cells per side (default 64). */
+  maxCells?: number;
+}
+
+export interface MergeInspection {
+  base: string;
+  /** The compared models (task vectors), in order. */
+  models: string[];
+  numLayers: number;
+  tensors: Array<{ name: string; shape: number[] }>;
+  /** Embeddings, each layer, final norm: pairwise cosine and sign conflicts of the task vectors. */
+  layers: Array<LayerGroup & TaskVectorSummary>;
+  tensor: {
+    name: string;
+    shape: number[];
+    stats: TaskVectorSummary;
+    /** SLERP from the base (t = 0) to the first compared model (t = 1), as a slerp merge of the two. */
+    slerp: SlerpPicture;
+    /** null (with a note) when the density keeps no element of this tensor. */
+    ties: TiesPicture | null;
+    dare: Array<DarePicture & { model: string }>;
+    notes: string[];
+  };
+}
+
+export async function inspectMerge(store: ModelStore, req: MergeInspectRequest): Promise<MergeInspection> {
+  const base = req.baseId ?? req.modelIds[0];
+  if (!base) throw new Error('merge inspect: give at least two models (or a base and one model)');
+  const models = req.modelIds.filter((m) => m !== base);
+  if (models.length === 0) throw new Error('merge inspect: no model besides the base to compare');
+  const config: MergeConfig = { method: 'task_arithmetic', baseModel: base, models: models.map((model) => ({ model, parameters: { weight: 1 } })) };
+  const sources = await openSources(store, [base, ...models]);
+  const { outputConfig, tensors } = checkMergeInputs(config, sources);
+  const L = outputConfig.numHiddenLayers;
+  const tensorName = req.tensor ?? tensors.find((t) => t.name.endsWith('self_attn.q_proj.weight'))?.name ?? tensors[0].name;
+  const chosen = tensors.find((t) => t.name === tensorName);
+  if (!chosen) throw new Error(`merge inspect: no tensor '${tensorName}' (one of ${tensors.map((t) => t.name).slice(0, 4).join(', ')}, …)`);
+
+  const groups = new Map<string, { group: LayerGroup; stats: TaskVectorStats }>();
+  let picture: MergeInspection['tensor'] | null = null;
+  const density = req.density ?? 0.5;
+  for (const { name, shape } of tensors) {
+    const b = await sources.get(base)!.read(name);
+    const ms = await Promise.all(models.map((m) => sources.get(m)!.read(name)));
+    const group = layerGroupOf(name, L);
+    let entry = groups.get(group.key);
+    if (!entry) groups.set(group.key, (entry = { group, stats: new TaskVectorStats(models.length) }));
+    entry.stats.add(b, ms);
+    if (name !== tensorName) continue;
+    const own = new TaskVectorStats(models.length);
+    own.add(b, ms);
+    const notes: string[] = [];
+    let ties: TiesPicture | null = null;
+    try {
+      ties = tiesPicture(b, ms, { shape, densities: models.map(() => density), weights: req.weights ?? models.map(() => 1), maxCells: req.maxCells, tensor: name });
+    } catch (e) {
+      notes.push((e as Error).message);
+    }
+    picture = {
+      name,
+      shape,
+      stats: own.summary(),
+      slerp: slerpPicture(b, ms[0]),
+      ties,
+      dare: ms.map((m, i) => ({ model: models[i], ...darePicture(b, m, { shape, density, key: dareKey(req.seed ?? 0, i, name), maxCells: req.maxCells }) })),
+      notes,
+    };
+  }
+  const order = (g: LayerGroup) => (g.key === 'embed' ? -1 : g.layer ?? Number.MAX_SAFE_INTEGER);
+  const layers = [...groups.values()].sort((x, y) => order(x.group) - order(y.group)).map(({ group, stats }) => ({ ...group, ...stats.summary() }));
+  return { base, models, numLayers: L, tensors, layers, tensor: picture! };
+}

@@ -1,0 +1,23 @@
+// The Arbiter's component weights the person chose, kept across reloads and shared by the panels
+// that score (Compare, Arbitrage, Evaluate).
+import { COMPONENTS, DEFAULT_WEIGHTS, type ArbiterWeights, type ComponentName } from '../../arbiter/arbiter.ts';
+import { loadPref, savePref } from './localPref.ts';
+
+const KEY = 'aya.arbiter.weights';
+
+export const COMPONENT_LABELS: Record<ComponentName, { name: string; help: string }> = {
+  language: { name: 'Language', help: 'franc’s score that the completion is in the target language (1 = best guess; 0 = another script)' },
+  fluency: { name: 'Fluency', help: 'mean log-probability per character under the language’s character 4-gram model: 0 = no better than random characters, 1 = as likely as held-out UDHR text' },
+  adequacy: { name: 'Adequacy', help: 'chrF against the reference continuation ÷ 100 (only when the prompt has a reference)' },
+};
+
+export function loadWeights(): ArbiterWeights {
+  const w = loadPref<Partial<ArbiterWeights>>(KEY, {});
+  const out = { ...DEFAULT_WEIGHTS };
+  for (const c of COMPONENTS) if (typeof w[c] === 'number' && Number.isFinite(w[c]) && (w[c] as number) >= 0) out[c] = w[c] as number;
+  return COMPONENTS.some((c) => out[c] > 0) ? out : { ...DEFAULT_WEIGHTS };
+}
+
+export function saveWeights(w: ArbiterWeights): string | null {
+  return savePref(KEY, w);
+}
