@@ -16,7 +16,9 @@ import { type PairRecord, parsePairsJsonl } from '../train/data.ts';
 import { runZoo } from './zoo.ts';
 import { ARBITRAGE_OPTIONS, ARBITRAGE_USAGE, runArbitrageCommand } from './arbitrageCommands.ts';
 import { MERGE_OPTIONS, MERGE_USAGE, runMergeCommand } from './mergeCommand.ts';
+import { MERGE_SEARCH_OPTIONS, MERGE_SEARCH_USAGE, runMergeSearchCommand } from './mergeSearchCommand.ts';
 import { int, need, num, UsageError, type Values } from './args.ts';
+import { DPO_OPTIONS, DPO_USAGE, runDpoCommand } from './dpoCommand.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
 import { formatBench, formatCheck, formatInfo } from './format.ts';
@@ -44,7 +46,7 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
                                              fine-tune (SFT) a model; one JSON metrics line per step
   zoo [--out public/models] [--size tiny] [--teacher-steps N] [--student-steps N] [--batch B]
       [--seq T] [--seed S]                   train the family teachers and the base student
-${ARBITRAGE_USAGE}${MERGE_USAGE}`;
+${ARBITRAGE_USAGE}${DPO_USAGE}${MERGE_USAGE}${MERGE_SEARCH_USAGE}`;
 
 
 const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean', default: false } };
@@ -91,7 +93,9 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
     'eval-examples': { type: 'string' },
   },
   ...ARBITRAGE_OPTIONS,
+  ...DPO_OPTIONS,
   ...MERGE_OPTIONS,
+  ...MERGE_SEARCH_OPTIONS,
 };
 
 const out = (s: string) => process.stdout.write(s);
@@ -150,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number> {
-  const handled = (await runArbitrageCommand(engine, command, values, asJson)) ?? (await runMergeCommand(engine, command, values, asJson));
+  const handled = (await runArbitrageCommand(engine, command, values, asJson)) ?? (await runDpoCommand(engine, command, values, asJson)) ?? (await runMergeCommand(engine, command, values, asJson)) ?? (await runMergeSearchCommand(engine, command, values, asJson));
   if (handled !== null) return handled;
   switch (command) {
     case 'info': {

@@ -32,10 +32,13 @@ import {
 } from '../arbitrage/arbitrage.ts';
 import { type ExperimentReport, type ExperimentSpec, type ExperimentStage, runArbitrageExperiment } from '../arbitrage/experiment.ts';
 import { type EvalReport, runHeadToHead, type Transcript, DEFAULT_BOOTSTRAP } from '../eval/headToHead.ts';
-import { inspectMerge, type MergeInspection, type MergeInspectRequest, type MergeProgress, type MergeRequest, runMergeJob } from './merge.ts';
+import { inspectMerge, type MergeInspection, type MergeInspectRequest, type MergeProgress, type MergeRequest, type MergeSearchRequest, runMergeJob, runMergeSearchJob, type SearchProgress, type SearchResult } from './merge.ts';
+import type { DpoPair } from '../train/dpo.ts';
+import type { DpoLossType } from '../ops/dpo.ts';
+import { type PreferenceEvent, type PreferenceMode, type PreferenceOutcome, runPreferenceTraining } from '../train/preference.ts';
 import pkg from '../../package.json';
 
-export type { MergeInspection, MergeInspectRequest, MergeProgress, MergeRequest };
+export type { MergeInspection, MergeInspectRequest, MergeProgress, MergeRequest, MergeSearchRequest, SearchProgress, SearchResult };
 
 export type { Prompt };
 
@@ -176,6 +179,35 @@ export interface ExperimentRequest {
 }
 
 export type ExperimentEvent = { type: 'stage'; stage: ExperimentStage; fraction: number; etaSeconds: number } | { type: 'partial'; report: ExperimentReport };
+
+export interface DpoRequest {
+  /** The starting policy (an SFT model); it is not modified. */
+  modelId: string;
+  /** Saved models are named "<name> · <stage>". */
+  name: string;
+  /** Where stage models are saved: id = outPrefix + stage (e.g. "offline", "online-2"). */
+  outPrefix?: string;
+  mode: PreferenceMode;
+  /** Offline pairs (arbitrage preference set, TRL JSONL, human clicks). */
+  pairs?: DpoPair[];
+  /** Prompts the online iterations sample on. */
+  onlinePrompts?: PromptSelection;
+  /** Held-out prompts for KL / entropy / mass / reward evaluations (none: no evaluations). */
+  evalPrompts?: PromptSelection;
+  loss: DpoLossType;
+  beta: number;
+  lr: number;
+  batchPairs: number;
+  seqLen: number;
+  seed: number;
+  offlineSteps: number;
+  onlineSteps: number;
+  iterations: number;
+  samplesPerPrompt: number;
+  sampling: Omit<SamplingOptions, 'seed'>;
+  evalEvery: number;
+  weights?: ArbiterWeights;
+}
 
 export class JobCancelled extends Error {
   constructor(jobId: string) {
@@ -819,6 +851,83 @@ export class Engine {
    *  and one tensor's SLERP arc vs chord, TIES masks and DARE drops (src/merge/inspect.ts). */
   mergeInspect(req: MergeInspectRequest): Promise<MergeInspection> {
     return inspectMerge(this.platform.models, req);
+  }
+
+  /** Searches merge weights (grid, simplex or CMA-ES; src/merge/search.ts): every candidate is
+   *  merged in memory and scored by per-language held-out loss; nothing is saved. Progress after
+   *  each candidate; cancel(jobId) returns the finished points with `cancelled: true`. */
+  async mergeSearch(jobId: string, req: MergeSearchRequest, onProgress?: (p: SearchProgress) => void): Promise<SearchResult> {
+    const stop = this.stopper(jobId);
+    try {
+      const [ctx, docs] = await Promise.all([this.context(), this.documents()]);
+      return await runMergeSearchJob(ctx, this.platform.models, docs, req, { shouldStop: stop, onProgress });
+    } finally {
+      this.finished(jobId);
+    }
+  }
+
+  /** Offline and/or online iterative DPO from a stored model; each stage's model is saved. */
+  async dpo(jobId: string, req: DpoRequest, onEvent?: (e: PreferenceEvent) => void): Promise<PreferenceOutcome> {
+    const stop = this.stopper(jobId);
+    try {
+      const ctx = await this.context();
+      const files = await this.platform.models.files(req.modelId);
+      const folder = readModelFolder(files, req.modelId);
+      if (!folder.tokenizerJson) throw new Error(`${req.modelId}: no tokenizer.json`);
+      const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${req.modelId}/tokenizer.json`);
+      const parent = await this.describe(req.modelId);
+      const [arbiter, onlinePrompts, evalPrompts] = await Promise.all([
+        this.referenceArbiter(req.weights),
+        req.mode !== 'offline' && req.onlinePrompts ? this.promptSet(req.onlinePrompts) : Promise.resolve([]),
+        req.evalPrompts ? this.promptSet(req.evalPrompts) : Promise.resolve([]),
+      ]);
+      validateSampling({ ...req.sampling, seed: req.seed });
+      const settings = { mode: req.mode, loss: req.loss, beta: req.beta, lr: req.lr, batch_pairs: req.batchPairs, seq_len: req.seqLen, seed: req.seed, offline_steps: req.offlineSteps, online_steps: req.onlineSteps, iterations: req.iterations, samples_per_prompt: req.samplesPerPrompt, offline_pairs: req.pairs?.length ?? 0 };
+      return await runPreferenceTraining(
+        folder.weights,
+        {
+          mode: req.mode,
+          dpo: { loss: req.loss, beta: req.beta, batchPairs: req.batchPairs, seqLen: req.seqLen, lr: req.lr, seed: req.seed },
+          offlineSteps: req.offlineSteps,
+          onlineSteps: req.onlineSteps,
+          iterations: req.iterations,
+          samplesPerPrompt: req.samplesPerPrompt,
+          sampling: req.sampling,
+          evalEvery: req.evalEvery,
+        },
+        {
+          ctx,
+          config: folder.config,
+          tok,
+          arbiter,
+          pairs: req.pairs ?? [],
+          onlinePrompts,
+          evalPrompts,
+          shouldStop: stop,
+          waitIfPaused: async () => {
+            const p = this.paused.get(jobId);
+            if (p) await p.promise;
+          },
+          onEvent,
+          save: async (weights, stage, info) => {
+            const name = `${req.name} · ${stage}`;
+            const id = req.outPrefix ? `${req.outPrefix}${stage.replace(' ', '-')}` : newModelId(name);
+            const playground = {
+              created_by: `aya-playground ${pkg.version}`,
+              trained: true,
+              parent: { id: req.modelId, name: parent.name, playground: folder.playground },
+              preference: { ...settings, ...info },
+            };
+            const out = writeModelFolder({ config: folder.config, weights, tokenizerJson: folder.tokenizerJson, tokenizerConfigJson: folder.tokenizerConfigJson, playground });
+            await this.platform.models.put(summarize(id, name, 'trained', folder.config, out, playground), out);
+            this.unload(id);
+            return { id, name };
+          },
+        },
+      );
+    } finally {
+      this.finished(jobId);
+    }
   }
 
   /** Text is scored after `<bos>` (and `<lang:xx>` when a language is given). */

@@ -1,22 +1,29 @@
 // The Engine's merge jobs, as functions (Engine.merge / Engine.mergeInspect delegate here): read the
 // stored models, merge on the GPU tensor by tensor, and build the new model's files; inspect task
-// vectors and one tensor's SLERP / TIES / DARE pictures for the Merge panel.
+// vectors and one tensor's SLERP / TIES / DARE pictures for the Merge panel; search merge weights
+// (src/merge/search.ts) with every candidate merged in memory and scored by held-out loss.
 //
 // Public API:
 //   interface MergeRequest, MergeInspectRequest, MergeInspection
 //   runMergeJob(ctx, store, req, hooks) → { files, config, playground, warnings }
 //   inspectMerge(store, req) → MergeInspection
+//   runMergeSearchJob(ctx, store, docs, req, hooks) → SearchResult
 import type { GpuContext } from '../gpu/context.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { type ModelFiles, writeModelFolder } from '../model/folder.ts';
+import type { HostWeights } from '../model/init.ts';
+import { type ModelFiles, readModelFolder, writeModelFolder } from '../model/folder.ts';
 import { dareKey, type MergeConfig, modelRefs } from '../merge/config.ts';
 import { checkMergeInputs, collectingSink, mergeModels, mergeProvenance, type MergeProgress, tokenizerDonor } from '../merge/merge.ts';
 import { memorySource, type ModelSource } from '../merge/source.ts';
 import { MERGEKIT_CONFIG_FILE, toMergekitYaml } from '../merge/yaml.ts';
 import { type DarePicture, darePicture, type LayerGroup, layerGroupOf, type SlerpPicture, slerpPicture, type TaskVectorSummary, TaskVectorStats, type TiesPicture, tiesPicture } from '../merge/inspect.ts';
 import type { ModelStore } from './models.ts';
+import { type MergeSearchRequest, runMergeSearch, type SearchProgress, type SearchResult, searchMergeConfig, validateSearchRequest } from '../merge/search.ts';
+import type { UdhrDocument } from '../data/corpus.ts';
+import { BpeTokenizer } from '../tokenizer/bpe.ts';
+import { evaluateWeights, HELD_OUT } from '../train/sft.ts';
 
-export type { MergeProgress };
+export type { MergeProgress, MergeSearchRequest, SearchProgress, SearchResult };
 export { MERGEKIT_CONFIG_FILE };
 
 
@@ -169,4 +176,65 @@ export async function inspectMerge(store: ModelStore, req: MergeInspectRequest):
   const order = (g: LayerGroup) => (g.key === 'embed' ? -1 : g.layer ?? Number.MAX_SAFE_INTEGER);
   const layers = [...groups.values()].sort((x, y) => order(x.group) - order(y.group)).map(({ group, stats }) => ({ ...group, ...stats.summary() }));
   return { base, models, numLayers: L, tensors, layers, tensor: picture! };
+}
+
+// ---- weight search -------------------------------------------------------------------------------
+
+/** Thrown through mergeModels' checkStop to abandon a candidate when the job is cancelled. */
+class SearchStopped extends Error {}
+
+/**
+ * Searches merge weights: each candidate is merged on the GPU into memory (nothing is saved) and its
+ * per-language held-out loss computed with the same code and settings as the zoo's matrix and
+ * Engine.heldOutLoss (UDHR articles 23–30, HELD_OUT). The inputs are read once; the tokenizer is
+ * the merge's tokenizer donor's (the base, else the first model). A cancel (shouldStop) returns the
+ * points finished so far with `cancelled: true`.
+ */
+export async function runMergeSearchJob(
+  ctx: GpuContext,
+  store: ModelStore,
+  docs: Map<string, UdhrDocument>,
+  req: MergeSearchRequest,
+  hooks: { shouldStop: () => boolean; onProgress?: (p: SearchProgress) => void; knownInputs?: Record<string, Record<string, number>> },
+): Promise<SearchResult> {
+  validateSearchRequest(req);
+  const stop = hooks.shouldStop;
+  const probe = searchMergeConfig(req, req.modelIds.map(() => 1));
+  const refs = [...new Set([...modelRefs(probe), ...(req.baseId ? [req.baseId] : [])])];
+  const sources = await openSources(store, refs);
+  // Fail on mismatched shapes or vocabularies now, not after the inputs have been evaluated.
+  checkMergeInputs(probe, sources);
+  const donor = sources.get(tokenizerDonor(probe))!;
+  const tokJson = parseJson(await donor.file('tokenizer.json'), `${donor.ref}/tokenizer.json`);
+  if (!tokJson) throw new Error(`${donor.ref}: no tokenizer.json`);
+  const tok = BpeTokenizer.fromTokenizerJson(tokJson, `${donor.ref}/tokenizer.json`);
+  const heldOut = (config: ModelConfig, weights: HostWeights) => evaluateWeights(ctx, config, weights, tok, docs, req.languages, HELD_OUT, stop);
+  return runMergeSearch(
+    req,
+    {
+      async evaluateMerge(weights) {
+        const sink = collectingSink();
+        let outcome;
+        try {
+          outcome = await mergeModels(searchMergeConfig(req, weights), sources, sink, {
+            ctx,
+            checkStop: () => {
+              if (stop()) throw new SearchStopped();
+            },
+          });
+        } catch (e) {
+          if (e instanceof SearchStopped) return null;
+          throw e;
+        }
+        const r = await heldOut(outcome.config, sink.weights);
+        return stop() ? null : r;
+      },
+      async evaluateModel(id) {
+        const folder = readModelFolder(await store.files(id), id);
+        const r = await heldOut(folder.config, folder.weights);
+        return stop() ? null : r;
+      },
+    },
+    { shouldStop: stop, onProgress: hooks.onProgress, knownInputs: hooks.knownInputs },
+  );
 }

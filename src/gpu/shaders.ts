@@ -13,6 +13,7 @@ import embedding from '../../shaders/embedding.wgsl?raw';
 import xent from '../../shaders/softmax_xent.wgsl?raw';
 import reduce from '../../shaders/reduce.wgsl?raw';
 import random from '../../shaders/random.wgsl?raw';
+import dpo from '../../shaders/dpo.wgsl?raw';
 
 const sources = {
   elementwise,
@@ -27,6 +28,7 @@ const sources = {
   softmax_xent: xent,
   reduce,
   random,
+  dpo,
 } as const;
 
 export type StaticShaderName = keyof typeof sources;

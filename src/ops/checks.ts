@@ -36,6 +36,7 @@ import { crossEntropyMasked, crossEntropyMaskedBackward, crossEntropyMaskedBackw
 import { clipFactor, clipFactorCpu, sumOfSquares, sumOfSquaresCpu } from './reduce.ts';
 import { adamw, adamwCpu } from './adamw.ts';
 import { mergeOpChecks } from '../merge/checks.ts';
+import { DPO_LOSSES, dpoLoss, dpoLossCpu } from './dpo.ts';
 
 /** Relative-error bounds of DESIGN §4. */
 export const TOL_ELEMENTWISE = 1e-5;
@@ -198,6 +199,24 @@ export function opChecks(): OpCheck[] {
     });
   }
   checks.push(...backwardChecks());
+  // DPO losses: sequence log-probs of a few tens of tokens (−200…0), lengths 1–40, margins of both signs.
+  for (const type of DPO_LOSSES) {
+    for (const pairs of [1, 7, 130]) {
+      checks.push({
+        op: `dpo ${type}`,
+        shape: `[${pairs}, 6] β=0.1`,
+        tolerance: TOL_REDUCTION,
+        make: (r) => [
+          {
+            shape: [pairs, 6],
+            data: Float32Array.from({ length: pairs * 6 }, (_, i) => (i % 6 < 4 ? -200 * r.uniform() : 1 + Math.floor(40 * r.uniform()))),
+          },
+        ],
+        cpu: (x) => dpoLossCpu(x, type, 0.1),
+        gpu: (x) => dpoLoss(x, type, 0.1),
+      });
+    }
+  }
   checks.push(...mergeOpChecks());
   return checks;
 }

@@ -164,7 +164,7 @@ const mean = (r: Record<string, number>) => {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN;
 };
 
-async function readWeights(wg: Map<string, Tensor>): Promise<HostWeights> {
+export async function readWeights(wg: Map<string, Tensor>): Promise<HostWeights> {
   const out: HostWeights = new Map();
   for (const [name, t] of wg) {
     const h = await t.read();

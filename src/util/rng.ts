@@ -53,4 +53,14 @@ export class Rng {
   int(n: number): number {
     return Math.floor(this.uniform() * n);
   }
+
+  /** 0..n−1 in a seeded random order (Fisher–Yates). */
+  permutation(n: number): number[] {
+    const a = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
 }

@@ -56,9 +56,12 @@ export const workerApi = {
   arbitrage: (...a: P<'arbitrage'>) => engine.arbitrage(...a),
   evaluate: (...a: P<'evaluate'>) => engine.evaluate(...a),
   arbitrageExperiment: (...a: P<'arbitrageExperiment'>) => engine.arbitrageExperiment(...a),
+  // preference training
+  dpo: (...a: P<'dpo'>) => engine.dpo(...a),
   // merging
   merge: (...a: P<'merge'>) => engine.merge(...a),
   mergeInspect: (...a: P<'mergeInspect'>) => engine.mergeInspect(...a),
+  mergeSearch: (...a: P<'mergeSearch'>) => engine.mergeSearch(...a),
 };
 
 export type WorkerApi = typeof workerApi;

@@ -49,3 +49,26 @@ describe('aya-playground arbitrage / eval on the shipped zoo', () => {
     expect(() => run('eval', '--a', 'public/models/teacher-romance', '--b', 'public/models/teacher-slavic', '--prompts', bad, '--out', join(dir, 'x.json'))).toThrow(/bad.jsonl:2: unknown language 'klingon'/);
   });
 });
+
+describe('aya-playground dpo', () => {
+  it('runs offline DPO from a zoo model on TRL preference JSONL, logs TRL-named metrics and saves the stage model', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aya-dpo-'));
+    const data = join(dir, 'prefs.jsonl');
+    writeFileSync(data, '{"prompt":"Toute personne a droit","chosen":" à la liberté.","rejected":" zz qq.","language":"fra"}\n{"prompt":"Все люди","chosen":" рождаются свободными.","rejected":" xx yy.","language":"rus"}\n');
+    const lines = run('dpo', '--model', 'public/models/base-student', '--data', data, '--steps', '2', '--batch', '2', '--seq', '32', '--langs', 'fra,rus', '--eval-per-language', '1', '--max-new-tokens', '6', '--out', join(dir, 'out'), '--json')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const steps = lines.filter((l) => l.type === 'step');
+    expect(steps).toHaveLength(2);
+    for (const k of ['loss', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'logps/chosen', 'logps/rejected', 'grad_norm', 'learning_rate']) expect(typeof steps[1].point[k]).toBe('number');
+    expect(steps[0].point['rewards/margins']).toBeCloseTo(0, 4); // policy = reference at step 1
+    const evals = lines.filter((l) => l.type === 'eval');
+    expect(evals.length).toBe(2); // before and after
+    for (const k of ['kl', 'top10Entropy', 'top10Mass', 'meanReward']) expect(Number.isFinite(evals[1].point[k])).toBe(true);
+    const done = lines.at(-1);
+    expect(done).toMatchObject({ type: 'done', stopped: 'done' });
+    expect(done.models[0].id).toBe(join(dir, 'out', 'offline'));
+    expect(JSON.parse(readFileSync(join(dir, 'out', 'offline', 'playground.json'), 'utf8')).preference).toMatchObject({ mode: 'offline', loss: 'sigmoid', stage: 'offline', steps: 2 });
+  });
+});

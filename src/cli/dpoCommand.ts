@@ -1,0 +1,102 @@
+// `aya-playground dpo`: offline and/or online iterative DPO; one JSON line per event with --json.
+import { readFile } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
+import type { Engine } from '../engine/engine.ts';
+import { DPO_LOSSES, type DpoLossType } from '../ops/dpo.ts';
+import { parseDpoPairsJsonl } from '../train/dpo.ts';
+import { PREFERENCE_MODES, type PreferenceMode } from '../train/preference.ts';
+import { LANGUAGE_CODES } from '../data/languages.ts';
+import { int, need, num, UsageError, type Values } from './args.ts';
+
+export const DPO_USAGE = `  dpo --model DIR --out DIR [--mode ${PREFERENCE_MODES.join('|')}] [--data preferences.jsonl]
+      [--loss ${DPO_LOSSES.join('|')}] [--beta 0.1] [--lr LR] [--steps N] [--online-steps N]
+      [--iterations 3] [--k 4] [--batch PAIRS] [--seq T] [--seed S] [--langs xx,…]
+      [--per-language N] [--eval-per-language N] [--eval-every N] [--max-new-tokens N]
+      [--temperature T]                      preference training from an SFT model: each stage's
+                                             model in DIR/<stage>; TRL-named metrics per step, KL,
+                                             top-10 entropy/mass and Arbiter reward per evaluation
+`;
+
+export const DPO_OPTIONS: Record<string, ParseArgsConfig['options']> = {
+  dpo: {
+    model: { type: 'string' },
+    out: { type: 'string' },
+    mode: { type: 'string', default: 'offline' },
+    data: { type: 'string' },
+    loss: { type: 'string', default: 'sigmoid' },
+    beta: { type: 'string' },
+    lr: { type: 'string' },
+    steps: { type: 'string' },
+    'online-steps': { type: 'string' },
+    iterations: { type: 'string' },
+    k: { type: 'string' },
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    seed: { type: 'string' },
+    langs: { type: 'string' },
+    'per-language': { type: 'string' },
+    'eval-per-language': { type: 'string' },
+    'eval-every': { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+  },
+};
+
+export async function runDpoCommand(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number | null> {
+  if (command !== 'dpo') return null;
+  const mode = values.mode as PreferenceMode;
+  if (!PREFERENCE_MODES.includes(mode)) throw new UsageError(`--mode: expected ${PREFERENCE_MODES.join(', ')}`);
+  const loss = values.loss as DpoLossType;
+  if (!DPO_LOSSES.includes(loss)) throw new UsageError(`--loss: expected ${DPO_LOSSES.join(', ')}`);
+  const outDir = resolve(need(values, 'out'));
+  let pairs;
+  if (typeof values.data === 'string') pairs = parseDpoPairsJsonl(await readFile(values.data, 'utf8'), values.data);
+  else if (mode !== 'online') throw new UsageError(`--mode ${mode} needs --data (TRL preference JSONL)`);
+  const langs = typeof values.langs === 'string' ? values.langs.split(',').map((l) => l.trim()) : [...LANGUAGE_CODES];
+  for (const l of langs) if (!LANGUAGE_CODES.includes(l)) throw new UsageError(`--langs: unknown language '${l}'`);
+  const evalPer = int(values, 'eval-per-language', 1);
+  const r = await engine.dpo(
+    'cli',
+    {
+      modelId: resolve(need(values, 'model')),
+      name: 'dpo',
+      outPrefix: outDir + sep,
+      mode,
+      pairs,
+      onlinePrompts: { source: { kind: 'udhr', split: 'train' }, languages: langs, perLanguage: int(values, 'per-language', 2) },
+      evalPrompts: evalPer > 0 ? { source: { kind: 'udhr', split: 'heldout' }, languages: langs, perLanguage: evalPer } : undefined,
+      loss,
+      beta: num(values, 'beta', 0.1),
+      lr: num(values, 'lr', 1e-3),
+      batchPairs: int(values, 'batch', 4),
+      seqLen: int(values, 'seq', 64),
+      seed: int(values, 'seed', 1),
+      offlineSteps: int(values, 'steps', 30),
+      onlineSteps: int(values, 'online-steps', 10),
+      iterations: int(values, 'iterations', 3),
+      samplesPerPrompt: int(values, 'k', 4),
+      sampling: { maxNewTokens: int(values, 'max-new-tokens', 24), temperature: num(values, 'temperature', 0.9), topK: 40, topP: 0.95 },
+      evalEvery: int(values, 'eval-every', 0),
+    },
+    (e) => {
+      if (asJson) {
+        const { examples: _x, ...point } = e.type === 'eval' ? e.point : ({ examples: null } as never);
+        process.stdout.write(JSON.stringify(e.type === 'eval' ? { ...e, point } : e) + '\n');
+      } else if (e.type === 'step') {
+        const p = e.point;
+        process.stderr.write(`\r${e.stage} step ${p.step}: loss ${p.loss.toFixed(4)} margin ${p['rewards/margins'].toFixed(4)} acc ${p['rewards/accuracies'].toFixed(2)}, about ${Math.round(e.etaSeconds)} s left`.padEnd(90));
+      } else if (e.type === 'eval') {
+        const p = e.point;
+        process.stderr.write(`\n${e.stage} eval at step ${e.globalStep}: KL ${p.kl.toFixed(4)} top-10 entropy ${p.top10Entropy.toFixed(4)} bits, mass ${p.top10Mass.toFixed(4)}, reward ${p.meanReward.toFixed(4)}\n`);
+        for (const w of e.warnings.filter((x) => x.step === e.globalStep)) process.stderr.write(`  ⚠ ${w.message}\n`);
+      } else if (e.type === 'sampling') process.stderr.write(`\r${e.stage}: sampling ${e.done}/${e.total}`.padEnd(90));
+      else if (e.type === 'pairs') process.stderr.write(`\n${e.stage}: ${e.pairs} pairs (${e.skipped} prompts skipped: all samples scored the same)\n`);
+      else if (e.type === 'saved') process.stderr.write(`\nsaved ${e.stage} → ${e.modelId}\n`);
+    },
+  );
+  const summary = { type: 'done', stopped: r.stopped, error: r.error ?? null, models: r.models, seconds: r.seconds, warnings: r.warnings };
+  if (asJson) process.stdout.write(JSON.stringify(summary) + '\n');
+  else process.stderr.write(`\n${r.stopped} after ${r.seconds.toFixed(0)} s; models: ${r.models.map((m) => m.id).join(', ')}\n`);
+  return r.stopped === 'non-finite' ? 1 : 0;
+}

@@ -1,0 +1,261 @@
+// Preference training (DESIGN §9): DPO-family losses on the sequence log-probabilities of completion
+// tokens, against a frozen reference model (no gradients through it).
+//
+// One step, for B pairs: (1) the policy's and the reference's per-token log-probs of chosen and
+// rejected completions (forward only) → sequence sums π and ρ; (2) the loss and ∂loss/∂π per pair
+// (shaders/dpo.wgsl); (3) backward through the policy with the masked cross-entropy whose per-token
+// weights are −∂loss/∂π / B — since π = −Σ NLL, that is exactly ∂loss/∂logits (negative weights for
+// the rejected side). Telemetry uses TRL's names.
+import type { GpuContext, Tensor } from '../gpu/context.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { HostWeights } from '../model/init.ts';
+import { gpuTrainOps, lossAndGrads, type LossBatch } from '../model/backprop.ts';
+import { ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
+import { dpoLoss, type DpoLossType, DPO_LOSSES } from '../ops/dpo.ts';
+import type { BpeTokenizer } from '../tokenizer/bpe.ts';
+import { LANGUAGE_CODES } from '../data/languages.ts';
+import { Rng } from '../util/rng.ts';
+import { parseJsonLines } from '../util/jsonl.ts';
+import { pairExample, type TrainExample, window } from './data.ts';
+import { DEFAULT_OPTIMIZER, Trainer } from './trainer.ts';
+import { readWeights } from './sft.ts';
+
+export interface DpoPair {
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  language: string;
+}
+
+export interface DpoSpec {
+  loss: DpoLossType;
+  beta: number;
+  steps: number;
+  /** Pairs per step (each pair is two sequences). */
+  batchPairs: number;
+  seqLen: number;
+  lr: number;
+  seed: number;
+}
+
+export const DEFAULT_DPO: Omit<DpoSpec, 'steps'> = { loss: 'sigmoid', beta: 0.1, batchPairs: 4, seqLen: 64, lr: 1e-3, seed: 1 };
+
+/** One step's telemetry, TRL's names (means over the batch's pairs). */
+export interface DpoStepPoint {
+  step: number;
+  loss: number;
+  'rewards/chosen': number;
+  'rewards/rejected': number;
+  'rewards/margins': number;
+  'rewards/accuracies': number;
+  'logps/chosen': number;
+  'logps/rejected': number;
+  grad_norm: number;
+  learning_rate: number;
+  tokensPerSecond: number;
+}
+
+export interface DpoHooks {
+  onStep?(p: DpoStepPoint, fraction: number, etaSeconds: number): void;
+  shouldStop?(): boolean;
+  waitIfPaused?(): Promise<void>;
+  /** Every `evalEvery` steps (and at the end) with the current weights. */
+  onEval?(weights: HostWeights, step: number): Promise<void>;
+  evalEvery?: number;
+}
+
+export interface DpoOutcome {
+  weights: HostWeights;
+  steps: number;
+  history: DpoStepPoint[];
+  stopped: 'done' | 'cancelled' | 'non-finite';
+  error?: string;
+  seconds: number;
+}
+
+export function validateDpoSpec(spec: DpoSpec, config: ModelConfig): void {
+  const posInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+  };
+  posInt('steps', spec.steps);
+  posInt('pairs per step', spec.batchPairs);
+  posInt('sequence length', spec.seqLen);
+  if (spec.seqLen > config.maxPositionEmbeddings) throw new Error(`sequence length ${spec.seqLen} exceeds the model's context (${config.maxPositionEmbeddings})`);
+  if (!(DPO_LOSSES as readonly string[]).includes(spec.loss)) throw new Error(`unknown loss '${spec.loss}' (expected ${DPO_LOSSES.join(', ')})`);
+  if (!(spec.beta > 0) || !Number.isFinite(spec.beta)) throw new Error(`β must be a positive number, got ${spec.beta}`);
+  if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) throw new Error(`learning rate must be a positive number, got ${spec.lr}`);
+}
+
+/** TRL preference JSONL → pairs; `language` per line or for the whole file. Errors name the line. */
+export function parseDpoPairsJsonl(text: string, file = 'preferences.jsonl', defaultLanguage?: string): DpoPair[] {
+  const out = parseJsonLines(text, file).map(({ line, value: r }) => {
+    for (const k of ['prompt', 'chosen', 'rejected']) if (typeof r[k] !== 'string') throw new Error(`${file}:${line}: "${k}" must be a string`);
+    const language = (r.language ?? defaultLanguage) as string | undefined;
+    if (typeof language !== 'string' || !LANGUAGE_CODES.includes(language)) throw new Error(`${file}:${line}: ${language === undefined ? 'no "language"' : `unknown language '${language}'`}`);
+    return { prompt: r.prompt as string, chosen: r.chosen as string, rejected: r.rejected as string, language };
+  });
+  if (out.length === 0) throw new Error(`${file}: no pairs`);
+  return out;
+}
+
+interface PairExamples {
+  chosen: TrainExample;
+  rejected: TrainExample;
+}
+
+/** The batch for B pairs: rows 0..B−1 chosen, B..2B−1 rejected; weights = the completion mask. */
+export function dpoBatch(pairs: readonly PairExamples[], seqLen: number, pad: number): LossBatch & { mask: number[] } {
+  const ids: number[][] = [];
+  const targets: number[] = [];
+  const mask: number[] = [];
+  for (const ex of [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)]) {
+    const w = window(ex, seqLen, pad, null);
+    ids.push(w.ids);
+    targets.push(...w.targets);
+    mask.push(...w.mask);
+  }
+  return { ids, targets, weights: mask.slice(), mask };
+}
+
+/** Σ over each row of −(token loss): the sequence log-probs of the counted tokens, and their counts. */
+export function sequenceSums(tokenLosses: ArrayLike<number>, mask: readonly number[], rows: number, seqLen: number): { logps: number[]; counts: number[] } {
+  const logps: number[] = [];
+  const counts: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    let n = 0;
+    for (let i = r * seqLen; i < (r + 1) * seqLen; i++) {
+      if (!mask[i]) continue;
+      s -= tokenLosses[i];
+      n++;
+    }
+    logps.push(s);
+    counts.push(n);
+  }
+  return { logps, counts };
+}
+
+/** Trains `policy` on preference pairs against the frozen `reference`; returns the new weights. */
+export async function runDpo(
+  ctx: GpuContext,
+  config: ModelConfig,
+  policy: HostWeights,
+  reference: HostWeights,
+  tok: BpeTokenizer,
+  pairs: readonly DpoPair[],
+  spec: DpoSpec,
+  hooks: DpoHooks = {},
+): Promise<DpoOutcome> {
+  const t0 = performance.now();
+  validateDpoSpec(spec, config);
+  if (pairs.length === 0) throw new Error('no preference pairs to train on');
+  const examples: PairExamples[] = pairs.map((p) => ({ chosen: pairExample(tok, p.language, p.prompt, p.chosen), rejected: pairExample(tok, p.language, p.prompt, p.rejected) }));
+  const ops = gpuTrainOps(ctx);
+  const wg = new Map<string, Tensor>([...policy].map(([k, t]) => [k, ctx.upload(t, k)]));
+  const ref = new Map<string, Tensor>([...reference].map(([k, t]) => [k, ctx.upload(t, `ref.${k}`)]));
+  const table = uploadRopeTable(ctx, ropeTableCpu(spec.seqLen, config.hiddenSize / config.numAttentionHeads, config.ropeTheta));
+  // DPO's small learning rates want no floor; warmup as in SFT.
+  const trainer = new Trainer(ops, config, wg, table, { ...DEFAULT_OPTIMIZER, lr: spec.lr, minLr: spec.lr / 10, warmup: Math.min(DEFAULT_OPTIMIZER.warmup, Math.max(1, Math.floor(spec.steps / 5))), totalSteps: spec.steps });
+  const rng = new Rng(spec.seed);
+  let order: number[] = [];
+  const nextPairs = (): PairExamples[] => {
+    const out: PairExamples[] = [];
+    while (out.length < spec.batchPairs) {
+      if (order.length === 0) order = rng.permutation(examples.length);
+      out.push(examples[order.pop()!]);
+    }
+    return out;
+  };
+  const history: DpoStepPoint[] = [];
+  let stopped: DpoOutcome['stopped'] = 'done';
+  let error: string | undefined;
+  let stepSeconds = 0;
+  try {
+    for (let s = 0; s < spec.steps; s++) {
+      await hooks.waitIfPaused?.();
+      if (hooks.shouldStop?.()) {
+        stopped = 'cancelled';
+        break;
+      }
+      const ts = performance.now();
+      const batchPairs = nextPairs();
+      const B = batchPairs.length;
+      const batch = dpoBatch(batchPairs, spec.seqLen, tok.pad);
+      const pol = await trainer.evalLoss(batch);
+      const rr = lossAndGrads(ops, config, ref, table, batch, { grads: false });
+      const refLosses = await ops.values(rr.tokenLosses);
+      rr.loss.release();
+      rr.tokenLosses.release();
+      const p = sequenceSums(pol.tokenLosses, batch.mask, 2 * B, spec.seqLen);
+      const q = sequenceSums(refLosses, batch.mask, 2 * B, spec.seqLen);
+      const input = new Float32Array(B * 6);
+      for (let i = 0; i < B; i++) input.set([p.logps[i], p.logps[B + i], q.logps[i], q.logps[B + i], p.counts[i], p.counts[B + i]], i * 6);
+      const inT = ctx.upload({ shape: [B, 6], data: input });
+      const outT = dpoLoss(inT, spec.loss, spec.beta);
+      const res = (await outT.read()).data;
+      inT.release();
+      outT.release();
+      // ∂loss/∂logits = −(∂loss/∂π)·(∂NLL/∂logits): the cross-entropy backward with weight −∂loss/∂π / B.
+      const weights = batch.mask.map((m, i) => {
+        if (!m) return 0;
+        const row = Math.floor(i / spec.seqLen);
+        return row < B ? -res[row * 3 + 1] / B : -res[(row - B) * 3 + 2] / B;
+      });
+      let gradNorm: number;
+      let lr: number;
+      try {
+        const r = await trainer.trainStep({ ids: batch.ids, targets: batch.targets, weights });
+        gradNorm = r.gradNorm;
+        lr = r.lr;
+      } catch (e) {
+        if ((e as Error).name === 'NonFiniteError') {
+          stopped = 'non-finite';
+          error = (e as Error).message;
+          break;
+        }
+        throw e;
+      }
+      let loss = 0;
+      let rc = 0;
+      let rj = 0;
+      let acc = 0;
+      let lc = 0;
+      let lj = 0;
+      for (let i = 0; i < B; i++) {
+        loss += res[i * 3];
+        const c = spec.beta * (p.logps[i] - q.logps[i]);
+        const j = spec.beta * (p.logps[B + i] - q.logps[B + i]);
+        rc += c;
+        rj += j;
+        acc += c > j ? 1 : 0;
+        lc += p.logps[i];
+        lj += p.logps[B + i];
+      }
+      const point: DpoStepPoint = {
+        step: trainer.step,
+        loss: loss / B,
+        'rewards/chosen': rc / B,
+        'rewards/rejected': rj / B,
+        'rewards/margins': (rc - rj) / B,
+        'rewards/accuracies': acc / B,
+        'logps/chosen': lc / B,
+        'logps/rejected': lj / B,
+        grad_norm: gradNorm,
+        learning_rate: lr,
+        tokensPerSecond: (2 * B * spec.seqLen) / ((performance.now() - ts) / 1000),
+      };
+      history.push(point);
+      stepSeconds += (performance.now() - ts) / 1000;
+      hooks.onStep?.(point, trainer.step / spec.steps, (stepSeconds / trainer.step) * (spec.steps - trainer.step));
+      if (hooks.onEval && hooks.evalEvery && trainer.step % hooks.evalEvery === 0 && trainer.step < spec.steps) await hooks.onEval(await readWeights(wg), trainer.step);
+    }
+    const weightsOut = await readWeights(wg);
+    if (hooks.onEval && stopped !== 'cancelled' && trainer.step > 0) await hooks.onEval(weightsOut, trainer.step);
+    return { weights: weightsOut, steps: trainer.step, history, stopped, error, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    trainer.dispose();
+    for (const t of [...wg.values(), ...ref.values()]) t.release();
+    table.cos.release();
+    table.sin.release();
+  }
+}
