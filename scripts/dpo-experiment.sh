@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 CLI="node bin/aya-playground.js"
 ARB=${ARB:-scratch/exp-full}
 SFT=$ARB/students/student-reward
-DATA=$ARB/arbitrage/reward/preferences.jsonl
+DATA=${DATA:-$ARB/arbitrage/reward/preferences.jsonl}
 EXP=${EXP:-scratch/dpo-exp}
 OUT=docs/results/dpo-experiment
 S=${S:-30}

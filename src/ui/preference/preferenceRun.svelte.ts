@@ -1,0 +1,256 @@
+// One preference-training (DPO) run at a time for the page: the job in the worker, its live
+// telemetry (every step's TRL metrics, the evaluations, the over-optimisation warnings, the saved
+// stage models) and how it ended. The record is saved to IndexedDB as it grows, so the last run's
+// charts come back after a reload or a panel switch; the models themselves are saved by the engine.
+import * as Comlink from 'comlink';
+import type { DpoRequest } from '../../engine/engine.ts';
+import type { DpoStepPoint } from '../../train/dpo.ts';
+import type { OverOptimisation, PolicyEval } from '../../train/dpoEval.ts';
+import type { PreferenceEvent, PreferenceOutcome, StageName } from '../../train/preference.ts';
+import { load, save } from '../../store/persist.ts';
+import { engine, newJobId } from '../engineClient.svelte.ts';
+import { modelList } from '../models/modelList.svelte.ts';
+
+export type RunStatus = 'starting' | 'running' | 'paused' | 'done' | 'cancelled' | 'non-finite' | 'error' | 'interrupted';
+
+export type StepRecord = DpoStepPoint & { stage: StageName; globalStep: number };
+export type EvalRecord = PolicyEval & { stage: StageName; globalStep: number };
+
+export interface RunRequest extends Omit<DpoRequest, 'pairs' | 'onlinePrompts' | 'evalPrompts' | 'weights'> {
+  /** Offline pairs, by count and where they came from. */
+  pairs: number;
+  pairsLabel: string | null;
+  languages: string[];
+  onlinePerLanguage: number;
+  evalPerLanguage: number;
+}
+
+export interface RunRecord {
+  startedAt: string;
+  request: RunRequest;
+  policyName: string;
+  /** The stages in order, and the global step each one starts after. */
+  stages: Array<{ stage: StageName; startsAfter: number; steps: number }>;
+  totalSteps: number;
+  steps: StepRecord[];
+  evals: EvalRecord[];
+  warnings: OverOptimisation[];
+  models: Array<{ stage: StageName; id: string; name: string }>;
+  /** Online iterations: the pairs the policy's own samples gave (best vs worst by the Arbiter). */
+  onlinePairs: Array<{ stage: StageName; pairs: number; skipped: number }>;
+  /** What the job is doing now, for the status line. */
+  stage: StageName | null;
+  phase: 'preparing' | 'evaluating' | 'sampling' | 'training' | 'saving' | null;
+  sampling: { done: number; total: number } | null;
+  status: RunStatus;
+  fraction: number;
+  etaSeconds: number | null;
+  result: { stopped: PreferenceOutcome['stopped']; error: string | null; seconds: number } | null;
+  /** An exception (the job did not run or broke), verbatim. */
+  error: string | null;
+}
+
+const KEY = 'preference.lastRun';
+const SAVE_EVERY_MS = 1000;
+
+export const isActive = (s: RunStatus | undefined) => s === 'starting' || s === 'running' || s === 'paused';
+
+/** The stages a request runs, in order (as runPreferenceTraining plans them). */
+export function planStages(req: Pick<DpoRequest, 'mode' | 'offlineSteps' | 'onlineSteps' | 'iterations'>): RunRecord['stages'] {
+  const out: RunRecord['stages'] = [];
+  let at = 0;
+  if (req.mode !== 'online') {
+    out.push({ stage: 'offline', startsAfter: at, steps: req.offlineSteps });
+    at += req.offlineSteps;
+  }
+  if (req.mode !== 'offline') {
+    for (let i = 1; i <= req.iterations; i++) {
+      out.push({ stage: `online ${i}`, startsAfter: at, steps: req.onlineSteps });
+      at += req.onlineSteps;
+    }
+  }
+  return out;
+}
+
+class PreferenceRun {
+  run = $state<RunRecord | null>(null);
+  cancelling = $state(false);
+  saveError = $state<string | null>(null);
+  restored = $state(false);
+  private jobId: string | null = null;
+  private lastSave = 0;
+  private saveTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** The last run from storage; one that was still running when the page went away is marked so. */
+  async restore(): Promise<void> {
+    if (this.restored) return;
+    this.restored = true;
+    if (this.run) return;
+    try {
+      const saved = await load<RunRecord>(KEY);
+      if (!saved || this.run) return;
+      if (isActive(saved.status)) {
+        saved.status = 'interrupted';
+        saved.phase = null;
+      }
+      this.run = saved;
+    } catch (e) {
+      this.saveError = `Could not read the last run: ${(e as Error).message}`;
+    }
+  }
+
+  get active(): boolean {
+    return isActive(this.run?.status);
+  }
+
+  async start(req: DpoRequest, meta: { policyName: string; pairsLabel: string | null; languages: string[]; onlinePerLanguage: number; evalPerLanguage: number }): Promise<void> {
+    if (this.active) return;
+    const jobId = newJobId('dpo');
+    this.jobId = jobId;
+    this.cancelling = false;
+    const stages = planStages(req);
+    const { pairs, onlinePrompts: _o, evalPrompts: _e, weights: _w, ...rest } = req;
+    this.run = {
+      startedAt: new Date().toISOString(),
+      request: { ...rest, sampling: { ...rest.sampling }, pairs: req.mode === 'online' ? 0 : (pairs?.length ?? 0), ...meta, languages: [...meta.languages] },
+      policyName: meta.policyName,
+      stages,
+      totalSteps: stages.reduce((s, x) => s + x.steps, 0),
+      steps: [],
+      evals: [],
+      warnings: [],
+      models: [],
+      onlinePairs: [],
+      stage: stages[0]?.stage ?? null,
+      phase: 'preparing',
+      sampling: null,
+      status: 'starting',
+      fraction: 0,
+      etaSeconds: null,
+      result: null,
+      error: null,
+    };
+    const r = this.run; // the reactive proxy
+    this.persist(true);
+    const evaluating = req.evalPrompts !== undefined;
+    const onEvent = (e: PreferenceEvent) => {
+      if (this.jobId !== jobId) return;
+      if (r.status === 'starting') r.status = 'running';
+      r.stage = e.stage;
+      switch (e.type) {
+        case 'step': {
+          r.steps.push({ ...e.point, stage: e.stage, globalStep: e.globalStep });
+          r.fraction = e.fraction;
+          r.etaSeconds = Number.isFinite(e.etaSeconds) ? e.etaSeconds : null;
+          const st = stages.find((s) => s.stage === e.stage);
+          const last = st ? e.point.step >= st.steps : false;
+          // What comes next: an evaluation (every N steps and at the stage's end), saving, or the next step.
+          r.phase = evaluating && (last || (req.evalEvery > 0 && e.point.step % req.evalEvery === 0)) ? 'evaluating' : last ? 'saving' : 'training';
+          break;
+        }
+        case 'eval': {
+          r.evals.push({ ...e.point, stage: e.stage, globalStep: e.globalStep });
+          r.warnings = e.warnings;
+          if (r.steps.length === 0) r.phase = e.stage === 'offline' ? 'training' : 'sampling'; // the starting point
+          else {
+            const st = stages.find((s) => s.stage === e.stage);
+            r.phase = st && e.globalStep >= st.startsAfter + st.steps ? 'saving' : 'training';
+          }
+          break;
+        }
+        case 'sampling':
+          r.phase = 'sampling';
+          r.sampling = { done: e.done, total: e.total };
+          break;
+        case 'pairs':
+          r.onlinePairs.push({ stage: e.stage, pairs: e.pairs, skipped: e.skipped });
+          r.phase = 'training';
+          r.sampling = null;
+          break;
+        case 'saved': {
+          r.models.push({ stage: e.stage, id: e.modelId, name: e.name });
+          const i = stages.findIndex((s) => s.stage === e.stage);
+          const next = stages[i + 1];
+          if (next) {
+            r.stage = next.stage;
+            r.phase = next.stage === 'offline' ? 'training' : 'sampling';
+          } else r.phase = null;
+          void modelList.refresh();
+          break;
+        }
+      }
+      this.persist(e.type !== 'step');
+    };
+    let final: Partial<RunRecord>;
+    try {
+      const res: PreferenceOutcome = await engine.ready().dpo(jobId, req, Comlink.proxy(onEvent));
+      final = {
+        result: { stopped: res.stopped, error: res.error ?? null, seconds: res.seconds },
+        status: res.stopped,
+        warnings: res.warnings,
+        fraction: r.totalSteps ? res.steps.length / r.totalSteps : 1,
+        etaSeconds: null,
+        phase: null,
+        sampling: null,
+      };
+    } catch (e) {
+      final = { status: 'error', error: (e as Error).message, etaSeconds: null, phase: null, sampling: null };
+    }
+    // Saved before it is shown: once the page says how the run ended, a reload says the same.
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    await this.saveNow({ ...$state.snapshot(r), ...final });
+    Object.assign(r, final);
+    if (this.jobId === jobId) this.jobId = null;
+    this.cancelling = false;
+    void modelList.refresh();
+  }
+
+  /** The engine pauses before its next optimizer step (a sampling round or an evaluation finishes first). */
+  pause(): void {
+    if (!this.jobId || !this.run || !isActive(this.run.status) || this.run.status === 'paused') return;
+    this.run.status = 'paused';
+    void engine.api?.pause(this.jobId);
+    this.persist(true);
+  }
+
+  resume(): void {
+    if (!this.jobId || !this.run) return;
+    this.run.status = 'running';
+    void engine.api?.resume(this.jobId);
+    this.persist(true);
+  }
+
+  cancel(): void {
+    if (!this.jobId) return;
+    this.cancelling = true;
+    void engine.api?.cancel(this.jobId); // also lets a paused run go on to its end
+  }
+
+  /** Saves the record now, or at most once a second while steps stream in. */
+  private persist(now: boolean): void {
+    if (now && this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = null;
+    }
+    if (this.saveTimer) return;
+    const wait = now ? 0 : Math.max(0, SAVE_EVERY_MS - (Date.now() - this.lastSave));
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      if (this.run) void this.saveNow($state.snapshot(this.run));
+    }, wait);
+  }
+
+  private async saveNow(record: RunRecord): Promise<void> {
+    this.lastSave = Date.now();
+    try {
+      await save(KEY, record);
+      this.saveError = null;
+    } catch (e) {
+      this.saveError = `The run's charts could not be saved for a reload: ${(e as Error).message}`;
+    }
+  }
+}
+
+/** One for the page, not per panel mount: a run goes on (and its charts fill) while another panel is open. */
+export const preferenceRun = new PreferenceRun();
