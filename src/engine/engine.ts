@@ -906,7 +906,10 @@ export class Engine {
           shouldStop: stop,
           waitIfPaused: async () => {
             const p = this.paused.get(jobId);
-            if (p) await p.promise;
+            if (!p) return;
+            onEvent?.({ type: 'paused' });
+            await p.promise;
+            onEvent?.({ type: 'resumed' });
           },
           onEvent,
           save: async (weights, stage, info) => {

@@ -12,7 +12,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { HostWeights } from '../model/init.ts';
 import { type ModelFiles, readModelFolder, writeModelFolder } from '../model/folder.ts';
-import { dareKey, type MergeConfig, modelRefs } from '../merge/config.ts';
+import { dareKey, type MergeConfig, modelRefs, planTensor } from '../merge/config.ts';
 import { checkMergeInputs, collectingSink, mergeModels, mergeProvenance, type MergeProgress, tokenizerDonor } from '../merge/merge.ts';
 import { memorySource, type ModelSource } from '../merge/source.ts';
 import { MERGEKIT_CONFIG_FILE, toMergekitYaml } from '../merge/yaml.ts';
@@ -202,8 +202,9 @@ export async function runMergeSearchJob(
   const probe = searchMergeConfig(req, req.modelIds.map(() => 1));
   const refs = [...new Set([...modelRefs(probe), ...(req.baseId ? [req.baseId] : [])])];
   const sources = await openSources(store, refs);
-  // Fail on mismatched shapes or vocabularies now, not after the inputs have been evaluated.
-  checkMergeInputs(probe, sources);
+  // Fail on mismatched shapes, vocabularies or bad parameters now, not after the inputs' losses.
+  const { outputConfig, tensors } = checkMergeInputs(probe, sources);
+  for (const t of tensors) planTensor(probe, t.name, outputConfig.numHiddenLayers);
   const donor = sources.get(tokenizerDonor(probe))!;
   const tokJson = parseJson(await donor.file('tokenizer.json'), `${donor.ref}/tokenizer.json`);
   if (!tokJson) throw new Error(`${donor.ref}: no tokenizer.json`);

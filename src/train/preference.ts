@@ -41,7 +41,9 @@ export type PreferenceEvent =
   | { type: 'eval'; stage: StageName; point: PolicyEval; globalStep: number; warnings: OverOptimisation[] }
   | { type: 'sampling'; stage: StageName; done: number; total: number }
   | { type: 'pairs'; stage: StageName; pairs: number; skipped: number }
-  | { type: 'saved'; stage: StageName; modelId: string; name: string };
+  | { type: 'saved'; stage: StageName; modelId: string; name: string }
+  | { type: 'paused' }
+  | { type: 'resumed' };
 
 export interface PreferenceDeps {
   ctx: GpuContext;

@@ -7,11 +7,11 @@ import type { DpoRequest } from '../../engine/engine.ts';
 import type { DpoStepPoint } from '../../train/dpo.ts';
 import type { OverOptimisation, PolicyEval } from '../../train/dpoEval.ts';
 import type { PreferenceEvent, PreferenceOutcome, StageName } from '../../train/preference.ts';
-import { load, save } from '../../store/persist.ts';
+import { PersistedRun, isActive, type RunStatus } from '../common/persistedRun.svelte.ts';
 import { engine, newJobId } from '../engineClient.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
 
-export type RunStatus = 'starting' | 'running' | 'paused' | 'done' | 'cancelled' | 'non-finite' | 'error' | 'interrupted';
+export { isActive, type RunStatus } from '../common/persistedRun.svelte.ts';
 
 export type StepRecord = DpoStepPoint & { stage: StageName; globalStep: number };
 export type EvalRecord = PolicyEval & { stage: StageName; globalStep: number };
@@ -50,11 +50,6 @@ export interface RunRecord {
   error: string | null;
 }
 
-const KEY = 'preference.lastRun';
-const SAVE_EVERY_MS = 1000;
-
-export const isActive = (s: RunStatus | undefined) => s === 'starting' || s === 'running' || s === 'paused';
-
 /** The stages a request runs, in order (as runPreferenceTraining plans them). */
 export function planStages(req: Pick<DpoRequest, 'mode' | 'offlineSteps' | 'onlineSteps' | 'iterations'>): RunRecord['stages'] {
   const out: RunRecord['stages'] = [];
@@ -72,35 +67,12 @@ export function planStages(req: Pick<DpoRequest, 'mode' | 'offlineSteps' | 'onli
   return out;
 }
 
-class PreferenceRun {
-  run = $state<RunRecord | null>(null);
-  cancelling = $state(false);
-  saveError = $state<string | null>(null);
-  restored = $state(false);
-  private jobId: string | null = null;
-  private lastSave = 0;
-  private saveTimer: ReturnType<typeof setTimeout> | null = null;
-
-  /** The last run from storage; one that was still running when the page went away is marked so. */
-  async restore(): Promise<void> {
-    if (this.restored) return;
-    this.restored = true;
-    if (this.run) return;
-    try {
-      const saved = await load<RunRecord>(KEY);
-      if (!saved || this.run) return;
-      if (isActive(saved.status)) {
-        saved.status = 'interrupted';
-        saved.phase = null;
-      }
-      this.run = saved;
-    } catch (e) {
-      this.saveError = `Could not read the last run: ${(e as Error).message}`;
-    }
-  }
-
-  get active(): boolean {
-    return isActive(this.run?.status);
+class PreferenceRun extends PersistedRun<RunRecord> {
+  constructor() {
+    super('preference.lastRun', (saved) => {
+      saved.status = 'interrupted';
+      saved.phase = null;
+    });
   }
 
   async start(req: DpoRequest, meta: { policyName: string; pairsLabel: string | null; languages: string[]; onlinePerLanguage: number; evalPerLanguage: number }): Promise<void> {
@@ -135,6 +107,11 @@ class PreferenceRun {
     const evaluating = req.evalPrompts !== undefined;
     const onEvent = (e: PreferenceEvent) => {
       if (this.jobId !== jobId) return;
+      if (e.type === 'paused' || e.type === 'resumed') {
+        // The engine's word that it really paused (before its next step) or resumed.
+        r.status = e.type === 'paused' ? 'paused' : 'running';
+        return;
+      }
       if (r.status === 'starting') r.status = 'running';
       r.stage = e.stage;
       switch (e.type) {
@@ -196,11 +173,7 @@ class PreferenceRun {
     } catch (e) {
       final = { status: 'error', error: (e as Error).message, etaSeconds: null, phase: null, sampling: null };
     }
-    // Saved before it is shown: once the page says how the run ended, a reload says the same.
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.saveTimer = null;
-    await this.saveNow({ ...$state.snapshot(r), ...final });
-    Object.assign(r, final);
+    await this.finish(r, final);
     if (this.jobId === jobId) this.jobId = null;
     this.cancelling = false;
     void modelList.refresh();
@@ -219,36 +192,6 @@ class PreferenceRun {
     this.run.status = 'running';
     void engine.api?.resume(this.jobId);
     this.persist(true);
-  }
-
-  cancel(): void {
-    if (!this.jobId) return;
-    this.cancelling = true;
-    void engine.api?.cancel(this.jobId); // also lets a paused run go on to its end
-  }
-
-  /** Saves the record now, or at most once a second while steps stream in. */
-  private persist(now: boolean): void {
-    if (now && this.saveTimer) {
-      clearTimeout(this.saveTimer);
-      this.saveTimer = null;
-    }
-    if (this.saveTimer) return;
-    const wait = now ? 0 : Math.max(0, SAVE_EVERY_MS - (Date.now() - this.lastSave));
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = null;
-      if (this.run) void this.saveNow($state.snapshot(this.run));
-    }, wait);
-  }
-
-  private async saveNow(record: RunRecord): Promise<void> {
-    this.lastSave = Date.now();
-    try {
-      await save(KEY, record);
-      this.saveError = null;
-    } catch (e) {
-      this.saveError = `The run's charts could not be saved for a reload: ${(e as Error).message}`;
-    }
   }
 }
 

@@ -1,6 +1,7 @@
 // The Preference form's settings, kept across reloads (localStorage), with defaults sized for a CPU
 // adapter, and one place that says what is wrong with a setting before the engine is asked.
 import { LANGUAGE_CODES } from '../../data/languages.ts';
+import type { DpoRequest } from '../../engine/engine.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import { DPO_LOSSES, type DpoLossType } from '../../ops/dpo.ts';
 import type { PreferenceMode } from '../../train/preference.ts';
@@ -14,24 +15,12 @@ export const LOSSES: readonly DpoLossType[] = DPO_LOSSES;
 export type DataChoice = 'arbitrage' | 'jsonl' | 'clicks' | 'none';
 export const DATA_CHOICES: readonly DataChoice[] = ['arbitrage', 'jsonl', 'clicks', 'none'];
 
-export interface Numbers {
-  beta: number;
-  lr: number;
-  batchPairs: number;
-  seqLen: number;
-  seed: number;
-  offlineSteps: number;
-  onlineSteps: number;
-  iterations: number;
-  samplesPerPrompt: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  maxNewTokens: number;
-  evalEvery: number;
-  onlinePerLanguage: number;
-  evalPerLanguage: number;
-}
+/** The form's numbers: the request's, its sampling settings', and how many prompts per language. */
+export type Numbers = Pick<DpoRequest, 'beta' | 'lr' | 'batchPairs' | 'seqLen' | 'seed' | 'offlineSteps' | 'onlineSteps' | 'iterations' | 'samplesPerPrompt' | 'evalEvery'> &
+  Pick<DpoRequest['sampling'], 'temperature' | 'topK' | 'topP' | 'maxNewTokens'> & {
+    onlinePerLanguage: number;
+    evalPerLanguage: number;
+  };
 
 export interface PreferenceSettings {
   /** '' until chosen: the panel picks the arbitrage SFT student, else the base student. */

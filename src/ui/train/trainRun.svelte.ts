@@ -5,11 +5,11 @@
 import * as Comlink from 'comlink';
 import type { TrainEvent, TrainRequest, TrainResult } from '../../engine/engine.ts';
 import type { EvalPoint, StepPoint } from '../../train/sft.ts';
-import { load, save } from '../../store/persist.ts';
+import { PersistedRun, type RunStatus } from '../common/persistedRun.svelte.ts';
 import { engine, newJobId } from '../engineClient.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
 
-export type RunStatus = 'starting' | 'running' | 'paused' | 'done' | 'cancelled' | 'non-finite' | 'error' | 'interrupted';
+export { isActive, type RunStatus } from '../common/persistedRun.svelte.ts';
 
 export interface RunRecord {
   startedAt: string;
@@ -30,39 +30,12 @@ export interface RunRecord {
   error: string | null;
 }
 
-const KEY = 'train.lastRun';
-const SAVE_EVERY_MS = 1000;
-
-export const isActive = (s: RunStatus | undefined) => s === 'starting' || s === 'running' || s === 'paused';
-
-class TrainRun {
-  run = $state<RunRecord | null>(null);
+class TrainRun extends PersistedRun<RunRecord> {
   /** Pause asked, not yet reached (the engine pauses between steps). */
   pausing = $state(false);
-  cancelling = $state(false);
-  saveError = $state<string | null>(null);
-  restored = $state(false);
-  private jobId: string | null = null;
-  private lastSave = 0;
-  private saveTimer: ReturnType<typeof setTimeout> | null = null;
 
-  /** The last run from storage; one that was still running when the page went away is marked so. */
-  async restore(): Promise<void> {
-    if (this.restored) return;
-    this.restored = true;
-    if (this.run) return;
-    try {
-      const saved = await load<RunRecord>(KEY);
-      if (!saved || this.run) return;
-      if (isActive(saved.status)) saved.status = 'interrupted';
-      this.run = saved;
-    } catch (e) {
-      this.saveError = `Could not read the last run: ${(e as Error).message}`;
-    }
-  }
-
-  get active(): boolean {
-    return isActive(this.run?.status);
+  constructor() {
+    super('train.lastRun');
   }
 
   async start(req: TrainRequest, meta: { startModelName: string; pairsFile: string | null }): Promise<void> {
@@ -127,11 +100,7 @@ class TrainRun {
     } catch (e) {
       final = { status: 'error', error: (e as Error).message, etaSeconds: null };
     }
-    // Saved before it is shown: once the page says how the run ended, a reload says the same.
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.saveTimer = null;
-    await this.saveNow({ ...$state.snapshot(r), ...final });
-    Object.assign(r, final);
+    await this.finish(r, final);
     if (this.jobId === jobId) this.jobId = null;
     this.pausing = false;
     this.cancelling = false;
@@ -148,36 +117,6 @@ class TrainRun {
     if (!this.jobId) return;
     this.pausing = false;
     void engine.api?.resume(this.jobId);
-  }
-
-  cancel(): void {
-    if (!this.jobId) return;
-    this.cancelling = true;
-    void engine.api?.cancel(this.jobId); // also lets a paused run go on to its end
-  }
-
-  /** Saves the record now, or at most once a second while steps stream in. */
-  private persist(now: boolean): void {
-    if (now && this.saveTimer) {
-      clearTimeout(this.saveTimer);
-      this.saveTimer = null;
-    }
-    if (this.saveTimer) return;
-    const wait = now ? 0 : Math.max(0, SAVE_EVERY_MS - (Date.now() - this.lastSave));
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = null;
-      if (this.run) void this.saveNow($state.snapshot(this.run));
-    }, wait);
-  }
-
-  private async saveNow(record: RunRecord): Promise<void> {
-    this.lastSave = Date.now();
-    try {
-      await save(KEY, record);
-      this.saveError = null;
-    } catch (e) {
-      this.saveError = `The run's charts could not be saved for a reload: ${(e as Error).message}`;
-    }
   }
 }
 
