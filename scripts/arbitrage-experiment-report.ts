@@ -9,7 +9,27 @@ import { LANGUAGES } from '../src/data/languages.ts';
 
 const RAW = process.argv[2] ?? 'scratch/exp-full';
 const OUT = 'docs/results';
-const r: any = JSON.parse(readFileSync(`${RAW}/report.json`, 'utf8'));
+// The one-command run writes report.json; when its evaluation phase was run as separate `eval`
+// commands (scripts/arbitrage-experiment-eval.sh), the report is assembled from the arbitrage and SFT
+// phases (report.partial.json) and eval/<strategy>-vs-single.json.
+function load(): any {
+  if (existsSync(`${RAW}/report.json`)) return JSON.parse(readFileSync(`${RAW}/report.json`, 'utf8'));
+  const p: any = JSON.parse(readFileSync(`${RAW}/report.partial.json`, 'utf8'));
+  p.evaluation = 'scripts/arbitrage-experiment-eval.sh';
+  p.rows = p.spec.strategies.map((strategy: string) => {
+    const a = p.arbitrage[strategy];
+    const file = `${RAW}/eval/${strategy}-vs-single.json`;
+    return {
+      strategy,
+      completions: a.summary.completions,
+      sftMeanReward: a.summary.overallMeanReward,
+      student: { id: `${RAW}/students/student-${strategy}`, name: `student-${strategy}` },
+      vsSingle: strategy === 'single' ? null : existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null,
+    };
+  });
+  return p;
+}
+const r: any = load();
 const LANG: Record<string, string> = Object.fromEntries(LANGUAGES.map((l: any) => [l.code, l.name]));
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const short = (id: string) => id.split('/').filter(Boolean).pop();
@@ -21,7 +41,7 @@ lines.push('| strategy | completions sampled | mean Arbiter reward of the SFT se
 lines.push('|---|---:|---:|---|---|---|');
 for (const row of r.rows) {
   const e = row.vsSingle;
-  lines.push(`| ${row.strategy} | ${row.completions} | ${row.sftMeanReward.toFixed(4)} | ${e ? ci(e.overall) : '— (baseline)'} | ${e ? `${e.overall.wins} / ${e.overall.ties} / ${e.overall.losses}` : ''} | ${e ? verdict(e.overall) : ''} |`);
+  lines.push(`| ${row.strategy} | ${row.completions} | ${row.sftMeanReward.toFixed(4)} | ${e ? ci(e.overall) : row.strategy === 'single' ? '— (baseline)' : 'not evaluated'} | ${e ? `${e.overall.wins} / ${e.overall.ties} / ${e.overall.losses}` : ''} | ${e ? verdict(e.overall) : ''} |`);
 }
 const main = lines.join('\n');
 
@@ -44,7 +64,9 @@ for (const l of Object.keys(rb.summary.meanReward)) means.push(`| ${LANG[l] ?? l
 
 const summary = {
   command: 'node bin/aya-playground.js arbitrage-experiment --zoo public/models --per-language 16 --steps 150 --eval-samples 2 --bootstrap 2000 --seed 1 --out scratch/exp-full',
-  seconds: r.seconds,
+  seconds: r.seconds ?? null,
+  evaluation: r.evaluation ?? 'in the same command',
+  evalSpec: r.rows.find((x: any) => x.vsSingle)?.vsSingle.spec ?? null,
   spec: { ...r.spec, teachers: r.spec.teachers.map((t: any) => ({ ...t, id: short(t.id) })), student: { ...r.spec.student, id: short(r.spec.student.id) } },
   singleTeacher: short(r.singleTeacher),
   singleTeacherReason: r.singleTeacherReason,
@@ -61,7 +83,7 @@ const text = readFileSync(md, 'utf8');
 const block = [
   main,
   '',
-  `Single teacher (the baseline's data): **${short(r.singleTeacher)}** — ${r.singleTeacherReason}. Learned router: agreed with the reward-based arg-max on ${r.routerAccuracy === null ? '—' : pct(r.routerAccuracy)} of the training prompts (cross-fitted: each prompt routed by the router trained on the other half). Total time ${Math.round(r.seconds)} s.`,
+  `Single teacher (the baseline's data): **${short(r.singleTeacher)}** — ${r.singleTeacherReason}. Learned router: agreed with the reward-based arg-max on ${r.routerAccuracy === null ? '—' : pct(r.routerAccuracy)} of the training prompts (cross-fitted: each prompt routed by the router trained on the other half). ${r.seconds ? `Total time ${Math.round(r.seconds)} s.` : ''}`,
   '',
   '### Win-rate vs the single-teacher student, per language [95% CI]',
   '',
