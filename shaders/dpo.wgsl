@@ -15,9 +15,16 @@ struct DpoParams {
 
 const WG: u32 = 64u;
 
-// log σ(z) without overflow.
+// log(1 + e) for e ≥ 0, accurate in f32 for small e too (where 1 + e rounds to 1): a well-separated
+// pair has a loss of e^−z that must not become 0.
+fn log1p_pos(e: f32) -> f32 {
+  if (e < 0.01) { return e * (1.0 - e * (0.5 - e / 3.0)); }
+  return log(1.0 + e);
+}
+
+// log σ(z) without overflow or cancellation.
 fn log_sigmoid(z: f32) -> f32 {
-  return min(z, 0.0) - log(1.0 + exp(-abs(z)));
+  return min(z, 0.0) - log1p_pos(exp(-abs(z)));
 }
 
 // σ(−z) without overflow.
