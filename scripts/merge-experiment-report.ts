@@ -23,6 +23,9 @@ const readJson = <T>(f: string): T => JSON.parse(readFileSync(f, 'utf8')) as T;
 const held = readJson<HeldOut>(`${RAW}/held-out.json`);
 const search = existsSync(`${RAW}/search-cmaes.json`) ? readJson<Search>(`${RAW}/search-cmaes.json`) : null;
 const langs = [...LANGUAGE_CODES];
+// eng/spa/fra are in every expert's data (Aya's shared languages); the other 20 in one expert's only.
+const SHARED = ['eng', 'spa', 'fra'];
+const OTHERS = langs.filter((l) => !SHARED.includes(l));
 
 interface Row { key: string; label: string; kind: string; path: string | null; perLanguage: Record<string, number> }
 const rows: Row[] = [];
@@ -68,6 +71,8 @@ const summary = rows.map((r) => ({
   meanLoss: mean(r.perLanguage, langs),
   deltaVsUnion: mean(r.perLanguage, langs) - mean(union.perLanguage, langs),
   familyMeans: Object.fromEntries(FAMILIES.map((f) => [f.id, mean(r.perLanguage, f.languages)])),
+  sharedMean: mean(r.perLanguage, SHARED),
+  othersMean: mean(r.perLanguage, OTHERS),
   perLanguage: r.perLanguage,
   vsUnion: evals.get(r.key) ? { overall: evals.get(r.key)!.overall, perLanguage: evals.get(r.key)!.perLanguage } : null,
 }));
@@ -75,12 +80,12 @@ const summary = rows.map((r) => ({
 // ---- tables ----
 const famHead = FAMILIES.map((f) => f.id).join(' | ');
 let md = `### Mean held-out loss (nats/token, lower is better) and head-to-head vs the union model\n\n`;
-md += `| model | mean (23) | Δ vs union | ${famHead} | win-rate vs union [95% CI] | W/T/L |\n|---|---:|---:|${FAMILIES.map(() => '---:').join('|')}|---:|---:|\n`;
+md += `| model | mean (23) | Δ vs union | eng/spa/fra | other 20 | ${famHead} | win-rate vs union [95% CI] | W/T/L |\n|---|---:|---:|---:|---:|${FAMILIES.map(() => '---:').join('|')}|---:|---:|\n`;
 for (const s of summary) {
   const e = evals.get(s.key)?.overall;
-  md += `| ${s.label} | ${f3(s.meanLoss)} | ${s.key === 'union' ? '–' : (s.deltaVsUnion >= 0 ? '+' : '') + f3(s.deltaVsUnion)} | ${FAMILIES.map((f) => f3(s.familyMeans[f.id])).join(' | ')} | ${wr(e)} | ${wtl(e)} |\n`;
+  md += `| ${s.label} | ${f3(s.meanLoss)} | ${s.key === 'union' ? '–' : (s.deltaVsUnion >= 0 ? '+' : '') + f3(s.deltaVsUnion)} | ${f3(s.sharedMean)} | ${f3(s.othersMean)} | ${FAMILIES.map((f) => f3(s.familyMeans[f.id])).join(' | ')} | ${wr(e)} | ${wtl(e)} |\n`;
 }
-md += `\nFamily columns: mean over the family's own languages (DESIGN §1; eng/spa/fra are shared by every expert and sit in romance / germanic-hellenic). Win-rate = (wins + ties/2)/n of the row's model (A) against the union model (B) on held-out UDHR prompts, 50% = parity.\n`;
+md += `\neng/spa/fra: the three languages every expert trains on; other 20: the languages only one expert sees. Family columns: mean over the family's own languages (DESIGN §1; eng/spa/fra are shared by every expert and sit in romance / germanic-hellenic). Win-rate = (wins + ties/2)/n of the row's model (A) against the union model (B) on held-out UDHR prompts, 50% = parity.\n`;
 
 if (search) {
   md += `\n### CMA-ES weight search (linear merge of the five experts)\n\n`;
@@ -102,7 +107,7 @@ if (evals.size) {
 
 // ---- files ----
 writeFileSync('docs/results/merge-experiment.json', JSON.stringify({ languages: langs, families: FAMILIES.map((f) => ({ id: f.id, languages: f.languages })), models: summary, search: search ? { request: search.request, best: search.best, points: search.points.length, evaluations: search.evaluations, seconds: search.seconds } : null }, null, 2) + '\n');
-const csv = [['model', 'kind', 'mean', ...FAMILIES.map((f) => `family:${f.id}`), ...langs].join(','), ...summary.map((s) => [s.key, s.kind, s.meanLoss, ...FAMILIES.map((f) => s.familyMeans[f.id]), ...langs.map((l) => s.perLanguage[l])].join(','))];
+const csv = [['model', 'kind', 'mean', 'shared:eng/spa/fra', 'other20', ...FAMILIES.map((f) => `family:${f.id}`), ...langs].join(','), ...summary.map((s) => [s.key, s.kind, s.meanLoss, s.sharedMean, s.othersMean, ...FAMILIES.map((f) => s.familyMeans[f.id]), ...langs.map((l) => s.perLanguage[l])].join(','))];
 writeFileSync('docs/results/merge-experiment.csv', csv.join('\n') + '\n');
 const wcsv = ['model,language,n,wins,ties,losses,win_rate,ci_low,ci_high,mean_reward_model,mean_reward_union'];
 for (const [k, e] of evals) for (const [l, w] of [['overall', e.overall] as const, ...Object.entries(e.perLanguage)]) wcsv.push([k, l, w.n, w.wins, w.ties, w.losses, w.winRate, w.ci[0], w.ci[1], w.meanRewardA, w.meanRewardB].join(','));

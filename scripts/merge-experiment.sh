@@ -10,12 +10,14 @@
 #   scripts/merge-experiment.sh            # everything (each finished step is kept and skipped)
 #   PHASE=train scripts/merge-experiment.sh   # only the training
 #   PHASE=merge scripts/merge-experiment.sh   # only the merges and the evaluation
+#   S=100 LR=3e-3 BUDGET=32 EXP=scratch/merge-exp   # the defaults (a new EXP for other settings)
 #
 # Models go to scratch/merge-exp/ (gitignored); results to docs/results/merge-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI="node bin/aya-playground.js"
 S=${S:-100}
+LR=${LR:-3e-3}
 EXP=${EXP:-scratch/merge-exp}
 BASE=public/models/base-student
 PHASE=${PHASE:-all}
@@ -34,7 +36,7 @@ log() { echo "[$(date -u +%FT%TZ)] $*"; }
 train() { # out langs steps seed
   if [ -f "$1/model.safetensors" ]; then log "$1: already trained, kept"; return; fi
   log "$1: training $3 steps on $2 (seed $4)"
-  $CLI train --model "$BASE" --out "$1" --langs "$2" --steps "$3" --batch 8 --seq 64 --lr 3e-3 --seed "$4" --json > "$1.train.jsonl"
+  $CLI train --model "$BASE" --out "$1" --langs "$2" --steps "$3" --batch 8 --seq 64 --lr "$LR" --seed "$4" --json > "$1.train.jsonl"
   log "$1: $(tail -1 "$1.train.jsonl")"
 }
 
@@ -110,5 +112,6 @@ if [ "$PHASE" = all ] || [ "$PHASE" = merge ]; then
     $CLI eval --a "$a" --b "$EXP/union" --per-language 6 --samples 1 --seed 1 --out "$R/eval-$m-vs-union.json" > "$EXP/eval-$m.log" 2>&1
     tail -3 "$EXP/eval-$m.log"
   done
+  npx tsx scripts/merge-experiment-stats.ts > "$R/task-vectors.json"
   npx tsx scripts/merge-experiment-report.ts
 fi
