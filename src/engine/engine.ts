@@ -4,7 +4,7 @@ import type { AdapterSummary, DeviceLoss, GpuContext } from '../gpu/context.ts';
 import { runOpChecks, type OpCheckResult } from '../ops/checks.ts';
 import { runBench, type BenchOptions, type BenchProgress, type BenchReport } from '../bench/bench.ts';
 import { availableVariants, defaultVariant } from '../ops/matmul.ts';
-import { type ModelFiles, readModelFolder } from '../model/folder.ts';
+import { type ModelFiles, type ModelFolder, readModelFolder } from '../model/folder.ts';
 import { createRandomModel } from '../model/create.ts';
 import { AyaModel } from '../model/model.ts';
 import { generate, type StopReason } from '../model/generate.ts';
@@ -426,6 +426,13 @@ export class Engine {
     void m?.then((x) => x.model.dispose(), () => undefined);
   }
 
+  /** A stored model's folder and tokenizer (the playground needs the model's own tokenizer). */
+  private async readStored(id: string): Promise<{ folder: ModelFolder; tok: BpeTokenizer }> {
+    const folder = readModelFolder(await this.platform.models.files(id), id);
+    if (!folder.tokenizerJson) throw new Error(`${id}: no tokenizer.json`);
+    return { folder, tok: BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${id}/tokenizer.json`) };
+  }
+
   /** The model on the GPU (loaded on first use; the least recently used is dropped past a limit). */
   private async load(id: string): Promise<LoadedModel> {
     const ctx = await this.context();
@@ -440,10 +447,7 @@ export class Engine {
       this.loaded.delete(id);
     }
     entry = (async () => {
-      const files = await this.platform.models.files(id);
-      const folder = readModelFolder(files, id);
-      if (!folder.tokenizerJson) throw new Error(`${id}: no tokenizer.json`);
-      const tokenizer = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${id}/tokenizer.json`);
+      const { folder, tok: tokenizer } = await this.readStored(id);
       const model = AyaModel.fromHost(ctx, folder.config, folder.weights);
       try {
         // Compile every pipeline now (a prefill long enough for the blocked matmul kernels, then
@@ -502,10 +506,7 @@ export class Engine {
   async train(jobId: string, req: TrainRequest, onEvent?: (e: TrainEvent) => void): Promise<TrainResult> {
     const stop = this.stopper(jobId);
     const ctx = await this.context();
-    const files = await this.platform.models.files(req.modelId);
-    const folder = readModelFolder(files, req.modelId);
-    if (!folder.tokenizerJson) throw new Error(`${req.modelId}: no tokenizer.json`);
-    const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${req.modelId}/tokenizer.json`);
+    const { folder, tok } = await this.readStored(req.modelId);
     const languages = req.mix.filter((m) => m.weight > 0).map((m) => m.language);
     for (const l of languages) language(l);
     const docs = await this.documents();
@@ -578,9 +579,7 @@ export class Engine {
     const out: Record<string, Record<string, number>> = {};
     for (let i = 0; i < modelIds.length; i++) {
       if (stop()) throw new JobCancelled(jobId);
-      const folder = readModelFolder(await this.platform.models.files(modelIds[i]), modelIds[i]);
-      if (!folder.tokenizerJson) throw new Error(`${modelIds[i]}: no tokenizer.json`);
-      const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson);
+      const { folder, tok } = await this.readStored(modelIds[i]);
       out[modelIds[i]] = await evaluateWeights(ctx, folder.config, folder.weights, tok, docs, languages, HELD_OUT, stop);
       onProgress?.(i + 1, modelIds.length, modelIds[i]);
     }
@@ -871,10 +870,7 @@ export class Engine {
     const stop = this.stopper(jobId);
     try {
       const ctx = await this.context();
-      const files = await this.platform.models.files(req.modelId);
-      const folder = readModelFolder(files, req.modelId);
-      if (!folder.tokenizerJson) throw new Error(`${req.modelId}: no tokenizer.json`);
-      const tok = BpeTokenizer.fromTokenizerJson(folder.tokenizerJson, `${req.modelId}/tokenizer.json`);
+      const { folder, tok } = await this.readStored(req.modelId);
       const parent = await this.describe(req.modelId);
       const [arbiter, onlinePrompts, evalPrompts] = await Promise.all([
         this.referenceArbiter(req.weights),

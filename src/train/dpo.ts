@@ -18,7 +18,7 @@ import { Rng } from '../util/rng.ts';
 import { parseJsonLines } from '../util/jsonl.ts';
 import { pairExample, type TrainExample, window } from './data.ts';
 import { DEFAULT_OPTIMIZER, Trainer } from './trainer.ts';
-import { readWeights } from './sft.ts';
+import { readWeights, validateRunShape } from './sft.ts';
 
 export interface DpoPair {
   prompt: string;
@@ -74,13 +74,7 @@ export interface DpoOutcome {
 }
 
 export function validateDpoSpec(spec: DpoSpec, config: ModelConfig): void {
-  const posInt = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
-  };
-  posInt('steps', spec.steps);
-  posInt('pairs per step', spec.batchPairs);
-  posInt('sequence length', spec.seqLen);
-  if (spec.seqLen > config.maxPositionEmbeddings) throw new Error(`sequence length ${spec.seqLen} exceeds the model's context (${config.maxPositionEmbeddings})`);
+  validateRunShape(spec.steps, { name: 'pairs per step', value: spec.batchPairs }, spec.seqLen, config);
   if (!(DPO_LOSSES as readonly string[]).includes(spec.loss)) throw new Error(`unknown loss '${spec.loss}' (expected ${DPO_LOSSES.join(', ')})`);
   if (!(spec.beta > 0) || !Number.isFinite(spec.beta)) throw new Error(`β must be a positive number, got ${spec.beta}`);
   if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) throw new Error(`learning rate must be a positive number, got ${spec.lr}`);

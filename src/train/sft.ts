@@ -173,14 +173,19 @@ export async function readWeights(wg: Map<string, Tensor>): Promise<HostWeights>
   return out;
 }
 
-export function validateTrainSpec(spec: TrainSpec, config: ModelConfig): void {
+/** What every training run checks: positive integer steps, batch and length, and a length that fits. */
+export function validateRunShape(steps: number, batch: { name: string; value: number }, seqLen: number, config: ModelConfig): void {
   const posInt = (name: string, v: number) => {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
   };
-  posInt('steps', spec.steps);
-  posInt('batch size', spec.batchSize);
-  posInt('sequence length', spec.seqLen);
-  if (spec.seqLen > config.maxPositionEmbeddings) throw new Error(`sequence length ${spec.seqLen} exceeds the model's context (${config.maxPositionEmbeddings})`);
+  posInt('steps', steps);
+  posInt(batch.name, batch.value);
+  posInt('sequence length', seqLen);
+  if (seqLen > config.maxPositionEmbeddings) throw new Error(`sequence length ${seqLen} exceeds the model's context (${config.maxPositionEmbeddings})`);
+}
+
+export function validateTrainSpec(spec: TrainSpec, config: ModelConfig): void {
+  validateRunShape(spec.steps, { name: 'batch size', value: spec.batchSize }, spec.seqLen, config);
   if (!Number.isInteger(spec.evalEvery) || spec.evalEvery < 0) throw new Error(`eval every must be an integer ≥ 0, got ${spec.evalEvery}`);
   const lr = spec.optimizer?.lr;
   if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) throw new Error(`learning rate must be a positive number, got ${lr}`);
