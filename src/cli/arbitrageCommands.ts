@@ -2,7 +2,8 @@
 import { readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import type { Engine, ExperimentRequest, PromptSelection } from '../engine/engine.ts';
+import type { EngineApi, ExperimentRequest, PromptSelection } from '../engine/api.ts';
+import { runJob } from './jobs.ts';
 import { COMPONENTS, DEFAULT_WEIGHTS, type ArbiterWeights } from '../arbiter/arbiter.ts';
 import { generationsJsonl, preferenceJsonl, sftJsonl, STRATEGIES, type Generation, type Strategy } from '../arbitrage/arbitrage.ts';
 import { experimentTable } from '../arbitrage/experiment.ts';
@@ -162,7 +163,7 @@ function printEval(r: EvalReport): void {
   }
 }
 
-export async function runArbitrageCommand(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number | null> {
+export async function runArbitrageCommand(engine: EngineApi, command: string, values: Values, asJson: boolean): Promise<number | null> {
   const progress = (label: string) => (done: number, total: number, etaSeconds: number) => {
     if (!asJson) process.stderr.write(`\r${label} ${done}/${total}, about ${Number.isFinite(etaSeconds) ? Math.round(etaSeconds) : '?'} s left`.padEnd(70));
   };
@@ -179,7 +180,7 @@ export async function runArbitrageCommand(engine: Engine, command: string, value
       const routerData = routerFile ? parseGenerations(await readFile(routerFile, 'utf8'), routerFile) : undefined;
       if (strategy === 'learned' && !routerData) throw new UsageError('--strategy learned needs --router-data (generations.jsonl of a reward-based run)');
       const show = progress('arbitrage');
-      const r = await engine.arbitrage('cli', {
+      const r = await runJob(engine, 'arbitrage', {
         teachers,
         prompts: await promptsFrom(values, 'train'),
         strategy,
@@ -201,7 +202,7 @@ export async function runArbitrageCommand(engine: Engine, command: string, value
     case 'eval': {
       const outFile = resolve(need(values, 'out'));
       const show = progress('eval');
-      const r = await engine.evaluate('cli', {
+      const r = await runJob(engine, 'evaluate', {
         a: resolve(need(values, 'a')),
         b: resolve(need(values, 'b')),
         prompts: await promptsFrom(values, 'heldout'),
@@ -243,7 +244,7 @@ export async function runArbitrageCommand(engine: Engine, command: string, value
         outPrefix: join(outDir, 'students', 'student-'),
       };
       const t0 = performance.now();
-      const r = await engine.arbitrageExperiment('cli', req, (e) => {
+      const r = await runJob(engine, 'arbitrageExperiment', req, (e) => {
         if (e.type === 'partial') void writeOut(join(outDir, 'report.partial.json'), JSON.stringify(e.report) + '\n');
         else if (!asJson) {
           const s = e.stage;

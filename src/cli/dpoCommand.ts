@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import type { Engine } from '../engine/engine.ts';
+import type { EngineApi } from '../engine/api.ts';
+import { runJob } from './jobs.ts';
 import { DPO_LOSSES, type DpoLossType } from '../ops/dpo.ts';
 import { parseDpoPairsJsonl } from '../train/dpo.ts';
 import { PREFERENCE_MODES, type PreferenceMode } from '../train/preference.ts';
@@ -43,7 +44,7 @@ export const DPO_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
 };
 
-export async function runDpoCommand(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number | null> {
+export async function runDpoCommand(engine: EngineApi, command: string, values: Values, asJson: boolean): Promise<number | null> {
   if (command !== 'dpo') return null;
   const mode = values.mode as PreferenceMode;
   if (!PREFERENCE_MODES.includes(mode)) throw new UsageError(`--mode: expected ${PREFERENCE_MODES.join(', ')}`);
@@ -56,8 +57,9 @@ export async function runDpoCommand(engine: Engine, command: string, values: Val
   const langs = typeof values.langs === 'string' ? values.langs.split(',').map((l) => l.trim()) : [...LANGUAGE_CODES];
   for (const l of langs) if (!LANGUAGE_CODES.includes(l)) throw new UsageError(`--langs: unknown language '${l}'`);
   const evalPer = int(values, 'eval-per-language', 1);
-  const r = await engine.dpo(
-    'cli',
+  const r = await runJob(
+    engine,
+    'dpo',
     {
       modelId: resolve(need(values, 'model')),
       name: 'dpo',

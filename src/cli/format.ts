@@ -1,6 +1,6 @@
 // Human-readable output for the CLI (the --json forms print the objects as they are).
 import type { BenchReport } from '../bench/bench.ts';
-import type { CheckSummary, EngineInfo } from '../engine/engine.ts';
+import type { CheckSummary, EngineInfo } from '../engine/api.ts';
 
 export function formatInfo(info: EngineInfo): string {
   const a = info.adapter;

@@ -1,19 +1,17 @@
 // `aya-playground <command>`: the Engine in Node (Dawn). JSON on stdout with --json.
+// Every command goes through the same EngineApi as the app (src/engine/api.ts): plain calls, and jobs
+// followed event by event (src/cli/jobs.ts).
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Engine } from '../engine/engine.ts';
+import type { EngineApi } from '../engine/api.ts';
 import { releaseNodeGpu } from '../gpu/node.ts';
-import { BpeTokenizer } from '../tokenizer/bpe.ts';
-import { trainUniversalTokenizer, UNIVERSAL_VOCAB_SIZE } from '../tokenizer/universal.ts';
-import { loadCorpus } from '../data/corpus.ts';
-import { nodeUdhrSource } from '../data/source.node.ts';
+import { UNIVERSAL_VOCAB_SIZE } from '../tokenizer/universal.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
-import { createRandomModel } from '../model/create.ts';
-import { encodeJson } from '../model/folder.ts';
-import { writeModelDir } from '../model/folder.node.ts';
 import { type PairRecord, parsePairsJsonl } from '../train/data.ts';
-import { runZoo } from './zoo.ts';
+import { runJob } from './jobs.ts';
+import { SERVE_OPTIONS, SERVE_USAGE, runServeCommand } from './serveCommand.ts';
 import { ARBITRAGE_OPTIONS, ARBITRAGE_USAGE, runArbitrageCommand } from './arbitrageCommands.ts';
 import { MERGE_OPTIONS, MERGE_USAGE, runMergeCommand } from './mergeCommand.ts';
 import { MERGE_SEARCH_OPTIONS, MERGE_SEARCH_USAGE, runMergeSearchCommand } from './mergeSearchCommand.ts';
@@ -23,7 +21,6 @@ import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
 import { formatBench, formatCheck, formatInfo } from './format.ts';
 import { nodePlatform } from './platform.ts';
-import pkg from '../../package.json';
 
 const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on stdout)
 
@@ -46,10 +43,22 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
                                              fine-tune (SFT) a model; one JSON metrics line per step
   zoo [--out public/models] [--size tiny] [--teacher-steps N] [--student-steps N] [--batch B]
       [--seq T] [--seed S]                   train the family teachers and the base student
-${ARBITRAGE_USAGE}${DPO_USAGE}${MERGE_USAGE}${MERGE_SEARCH_USAGE}`;
+${ARBITRAGE_USAGE}${DPO_USAGE}${MERGE_USAGE}${MERGE_SEARCH_USAGE}${SERVE_USAGE}
+  <command> --help                           that command's usage
+`;
+
+/** One command's part of the usage (its block, up to the next command's). */
+export function commandUsage(command: string): string {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  ${command} `) || l === `  ${command}`);
+  if (start < 0) return USAGE;
+  let end = start + 1;
+  while (end < lines.length && /^ {3,}\S/.test(lines[end])) end++; // continuation lines are indented deeper
+  return `usage: aya-playground ${lines.slice(start, end).map((l) => l.slice(2)).join('\n')}\n${command === 'serve' ? '' : '        (--json: JSON on stdout)\n'}`;
+}
 
 
-const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean', default: false } };
+const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } };
 
 const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   info: {},
@@ -96,27 +105,14 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   ...DPO_OPTIONS,
   ...MERGE_OPTIONS,
   ...MERGE_SEARCH_OPTIONS,
+  ...SERVE_OPTIONS,
 };
+
+/** Every command the CLI knows. */
+export const COMMANDS = Object.keys(OPTIONS);
 
 const out = (s: string) => process.stdout.write(s);
 const json = (v: unknown) => out(`${JSON.stringify(v)}\n`);
-
-async function tokenizerFrom(dir: string | undefined): Promise<BpeTokenizer> {
-  const file = dir ? join(resolve(dir), 'tokenizer.json') : nodePlatform.builtinTokenizerPath;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new Error(`no tokenizer.json at ${file}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
-  }
-  return BpeTokenizer.fromTokenizerJson(parsed, file);
-}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -129,6 +125,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`aya-playground: unknown command '${command}'\n${USAGE}`);
     return 2;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(commandUsage(command));
+    return 0;
+  }
   let values: Values;
   try {
     // `merge CONFIG.yml` takes its config as the one positional argument (or --config).
@@ -137,10 +137,11 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.positionals.length > 1) throw new Error(`expected one config file, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
     if (parsed.positionals.length === 1) values = { ...values, config: parsed.positionals[0] };
   } catch (e) {
-    process.stderr.write(`aya-playground ${command}: ${(e as Error).message}\n${USAGE}`);
+    process.stderr.write(`aya-playground ${command}: ${(e as Error).message}\n${commandUsage(command)}`);
     return 2;
   }
   const asJson = Boolean(values.json);
+  if (command === 'serve') return runServeCommand(values);
   const engine = new Engine(nodePlatform);
   try {
     return await run(engine, command, values, asJson);
@@ -153,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function run(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number> {
+async function run(engine: EngineApi, command: string, values: Values, asJson: boolean): Promise<number> {
   const handled = (await runArbitrageCommand(engine, command, values, asJson)) ?? (await runDpoCommand(engine, command, values, asJson)) ?? (await runMergeCommand(engine, command, values, asJson)) ?? (await runMergeSearchCommand(engine, command, values, asJson));
   if (handled !== null) return handled;
   switch (command) {
@@ -164,8 +165,8 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
     }
     case 'check': {
       const seed = int(values, 'seed', Math.floor(Math.random() * 2 ** 31));
-      const summary = await engine.checkOps('cli', seed, (row, i, total) => {
-        if (!asJson) process.stderr.write(`\r${i + 1}/${total} ${row.op} ${row.shape}`.padEnd(70));
+      const summary = await runJob(engine, 'checkOps', { seed }, ({ row, index, total }) => {
+        if (!asJson) process.stderr.write(`\r${index + 1}/${total} ${row.op} ${row.shape}`.padEnd(70));
       });
       if (!asJson) process.stderr.write('\n');
       out(asJson ? `${JSON.stringify(summary, null, 2)}\n` : formatCheck(summary));
@@ -174,8 +175,9 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
     case 'bench': {
       const sizes = typeof values.sizes === 'string' ? values.sizes.split(',').map((s) => int({ s }, 's')) : undefined;
       const variants = typeof values.variants === 'string' ? values.variants.split(',') : undefined;
-      const report = await engine.bench(
-        'cli',
+      const report = await runJob(
+        engine,
+        'bench',
         { sizes, variants, modelShapes: !values['no-model-shapes'], model: !values['no-model'], secondsPerRow: values.seconds ? num(values, 'seconds', 0.4) : undefined },
         (p) => {
           if (!asJson) process.stderr.write(`\r[${Math.round(p.fraction * 100)}%] ${p.message}`.padEnd(80));
@@ -188,25 +190,23 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
     }
     case 'create': {
       const dir = resolve(need(values, 'out'));
-      const tok = await tokenizerFrom(undefined);
-      const { config, files } = createRandomModel(tok, String(values.size), int(values, 'seed'), `aya-playground ${pkg.version} (cli)`);
-      await writeModelDir(dir, files);
-      const summary = { dir, size: values.size, seed: int(values, 'seed'), files: [...files.keys()], config };
+      const m = await engine.createModel({ name: basename(dir), preset: String(values.size), seed: int(values, 'seed'), outId: dir });
+      const summary = { dir, size: values.size, seed: int(values, 'seed'), files: m.files, config: m.config };
       if (asJson) json(summary);
       else out(`wrote a randomly initialised '${values.size}' model to ${dir} (untrained: its samples are noise)\n`);
       return 0;
     }
     case 'tokenize': {
-      const tok = await tokenizerFrom(values.tokenizer as string | undefined);
-      const one = (text: string) => {
-        const ids = tok.encode(text);
-        return { ids, decoded: tok.decode(ids) };
+      const model = typeof values.tokenizer === 'string' ? resolve(values.tokenizer) : null;
+      const one = async (text: string) => {
+        const { ids, decoded } = await engine.tokenize(model, text);
+        return { ids, decoded };
       };
-      if (typeof values.text === 'string') json(one(values.text));
+      if (typeof values.text === 'string') json(await one(values.text));
       else if (typeof values.file === 'string') {
         const lines = (await readFile(values.file, 'utf8')).split('\n');
-        lines.forEach((line, i) => {
-          if (!line.trim()) return;
+        for (const [i, line] of lines.entries()) {
+          if (!line.trim()) continue;
           let rec: unknown;
           try {
             rec = JSON.parse(line);
@@ -215,8 +215,8 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
           }
           const text = (rec as { text?: unknown })?.text;
           if (typeof text !== 'string') throw new Error(`${values.file}:${i + 1}: expected {"text": "..."}`);
-          json(one(text));
-        });
+          json(await one(text));
+        }
       } else throw new UsageError('give --text or --file');
       return 0;
     }
@@ -244,7 +244,7 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
       if (!LANGUAGE_CODES.includes(lang)) throw new UsageError(`--lang: unknown language '${lang}'; one of ${LANGUAGE_CODES.join(', ')}`);
       const prompt = need(values, 'prompt');
       if (!asJson) out(prompt);
-      const r = await engine.sample('cli', need(values, 'model'), prompt, lang, opts, (e) => {
+      const r = await runJob(engine, 'sample', { modelId: need(values, 'model'), prompt, lang, sampling: opts }, (e) => {
         if (!asJson) out(e.delta);
       });
       if (asJson) {
@@ -254,25 +254,18 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
     }
     case 'train-tokenizer': {
       const dir = resolve(need(values, 'out'));
-      const vocab = int(values, 'vocab-size', UNIVERSAL_VOCAB_SIZE);
-      const t0 = performance.now();
-      const tok = trainUniversalTokenizer(await loadCorpus(nodeUdhrSource, [...LANGUAGE_CODES]), vocab);
+      const r = await runJob(engine, 'trainTokenizer', { vocabSize: int(values, 'vocab-size', UNIVERSAL_VOCAB_SIZE) });
       await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'tokenizer.json'), encodeJson(tok.toTokenizerJson()));
-      await writeFile(join(dir, 'tokenizer_config.json'), encodeJson(tok.tokenizerConfigJson()));
-      const summary = { dir, vocab_size: tok.vocabSize, merges: tok.mergeCount, seconds: (performance.now() - t0) / 1000 };
+      for (const [name, bytes] of r.files) await writeFile(join(dir, name), bytes);
+      const summary = { dir, vocab_size: r.vocabSize, merges: r.merges, seconds: r.seconds };
       if (asJson) json(summary);
-      else out(`trained a ${tok.vocabSize}-token tokenizer (${tok.mergeCount} merges) in ${summary.seconds.toFixed(1)} s → ${dir}\n`);
+      else out(`trained a ${r.vocabSize}-token tokenizer (${r.merges} merges) in ${r.seconds.toFixed(1)} s → ${dir}\n`);
       return 0;
     }
     case 'zoo': {
-      const tok = await tokenizerFrom(undefined);
-      const corpus = await loadCorpus(nodeUdhrSource, [...LANGUAGE_CODES]);
-      const ctx = await engine.context();
-      const manifest = await runZoo(
-        ctx,
-        tok,
-        corpus,
+      const manifest = await runJob(
+        engine,
+        'zoo',
         {
           out: resolve(String(values.out)),
           size: String(values.size),
@@ -282,10 +275,9 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
           seqLen: int(values, 'seq', 64),
           seed: int(values, 'seed', 1),
           evalExamples: int(values, 'eval-examples', 16),
-          createdBy: `aya-playground ${pkg.version} zoo`,
         },
-        (line) => {
-          if (!asJson) process.stderr.write(`${line}\n`);
+        (e) => {
+          if (!asJson) process.stderr.write(`${e.line}\n`);
         },
       );
       if (asJson) json(manifest);
@@ -304,8 +296,9 @@ async function run(engine: Engine, command: string, values: Values, asJson: bool
         for (const l of langs) if (!LANGUAGE_CODES.includes(l)) throw new UsageError(`--langs: unknown language '${l}'`);
       }
       const steps = int(values, 'steps', 100);
-      const r = await engine.train(
-        'cli',
+      const r = await runJob(
+        engine,
+        'train',
         {
           modelId: src,
           name: basename(dest),

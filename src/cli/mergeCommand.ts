@@ -2,11 +2,12 @@
 // (src/merge/merge.node.ts), on the Engine's GPU (or the CPU reference with --cpu).
 import { readFile } from 'node:fs/promises';
 import type { ParseArgsConfig } from 'node:util';
-import type { Engine } from '../engine/engine.ts';
-import { mergeFolders, parseByteSize } from '../merge/merge.node.ts';
+import { basename, resolve } from 'node:path';
+import type { EngineApi } from '../engine/api.ts';
+import { parseByteSize } from '../merge/merge.node.ts';
 import { parseMergekitYaml } from '../merge/yaml.ts';
 import { int, need, UsageError, type Values } from './args.ts';
-import pkg from '../../package.json';
+import { runJob } from './jobs.ts';
 
 export const MERGE_USAGE = `  merge CONFIG.yml --out DIR [--max-shard-size 2GB] [--seed N] [--cpu]
                                              merge model folders with a mergekit config (linear,
@@ -20,7 +21,7 @@ export const MERGE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
 };
 
 /** Runs `merge`; null for any other command. */
-export async function runMergeCommand(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number | null> {
+export async function runMergeCommand(engine: EngineApi, command: string, values: Values, asJson: boolean): Promise<number | null> {
   if (command !== 'merge') return null;
   const configPath = need(values, 'config');
   const outDir = need(values, 'out');
@@ -41,18 +42,13 @@ export async function runMergeCommand(engine: Engine, command: string, values: V
     }
   }
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-  const ctx = values.cpu ? null : await engine.context();
-  const r = await mergeFolders(config, outDir, {
-    ctx,
-    maxShardBytes,
-    createdBy: `aya-playground ${pkg.version} (cli)`,
-    onProgress: (p) => {
-      if (!asJson) process.stderr.write(`\r[${Math.round(p.fraction * 100)}%] ${p.index}/${p.total} ${p.tensor}`.padEnd(80));
-    },
+  const r = await runJob(engine, 'merge', { config, name: basename(resolve(outDir)), outId: outDir, maxShardBytes, cpu: Boolean(values.cpu) }, (p) => {
+    if (!asJson) process.stderr.write(`\r[${Math.round(p.fraction * 100)}%] ${p.index}/${p.total} ${p.tensor}`.padEnd(80));
   });
   if (!asJson) process.stderr.write('\n');
   for (const w of r.warnings) if (!warnings.includes(w)) process.stderr.write(`warning: ${w}\n`);
-  if (asJson) process.stdout.write(`${JSON.stringify({ out: r.outDir, method: config.method, files: r.files, tensors: r.tensors, parameters: r.parameters, seconds: r.seconds, device: ctx ? 'gpu' : 'cpu', warnings: r.warnings })}\n`);
-  else process.stdout.write(`merged ${r.tensors} tensors (${r.parameters} parameters, ${config.method}) in ${r.seconds.toFixed(1)} s → ${r.outDir}\n`);
+  const out = resolve(outDir);
+  if (asJson) process.stdout.write(`${JSON.stringify({ out, method: config.method, files: r.model.files, tensors: r.tensors, parameters: r.parameters, seconds: r.seconds, device: r.device, warnings: r.warnings })}\n`);
+  else process.stdout.write(`merged ${r.tensors} tensors (${r.parameters} parameters, ${config.method}) in ${r.seconds.toFixed(1)} s → ${out}\n`);
   return 0;
 }

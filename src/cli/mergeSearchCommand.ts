@@ -9,7 +9,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import type { Engine } from '../engine/engine.ts';
+import type { EngineApi } from '../engine/api.ts';
+import { runJob } from './jobs.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
 import { type MergeSearchRequest, searchMergeConfig, type SearchObjective, type SearchPoint, type SearchResult, type SearchStrategy } from '../merge/search.ts';
 import { toMergekitYaml } from '../merge/yaml.ts';
@@ -110,13 +111,13 @@ async function writeOut(file: string, text: string): Promise<void> {
 }
 
 /** Runs `merge-search` or `held-out`; null for any other command. */
-export async function runMergeSearchCommand(engine: Engine, command: string, values: Values, asJson: boolean): Promise<number | null> {
+export async function runMergeSearchCommand(engine: EngineApi, command: string, values: Values, asJson: boolean): Promise<number | null> {
   if (command === 'held-out') {
     const models = list(need(values, 'models'));
     const langs = languagesFrom(values);
     const t0 = performance.now();
-    const losses = await engine.heldOutLoss('cli', models, langs, (done, total, id) => {
-      if (!asJson) process.stderr.write(`[${done}/${total}] ${id}\n`);
+    const losses = await runJob(engine, 'heldOutLoss', { modelIds: models, languages: langs }, (e) => {
+      if (!asJson) process.stderr.write(`[${e.done}/${e.total}] ${e.modelId}\n`);
     });
     const mean = (r: Record<string, number>) => langs.reduce((a, l) => a + r[l], 0) / langs.length;
     const result = { languages: langs, losses, mean: Object.fromEntries(models.map((m) => [m, mean(losses[m])])), seconds: (performance.now() - t0) / 1000 };
@@ -151,7 +152,7 @@ export async function runMergeSearchCommand(engine: Engine, command: string, val
   // Drop unset optional fields, so result.json holds the request as it ran.
   for (const k of Object.keys(req) as Array<keyof MergeSearchRequest>) if (req[k] === undefined) delete req[k];
 
-  const r = await engine.mergeSearch('cli', req, (p) => {
+  const r = await runJob(engine, 'mergeSearch', req, (p) => {
     if (asJson) process.stdout.write(JSON.stringify({ type: 'point', done: p.done, total: p.total, point: p.latest, etaSeconds: p.etaSeconds }) + '\n');
     else process.stderr.write(`[${p.done}/${p.total}] ${fmtP(p.latest)}${p.latest.reused ? ' (reused)' : ''}   best ${fmtP(p.best)}, about ${Math.round(p.etaSeconds)} s left\n`);
   });

@@ -18,6 +18,8 @@ export interface ModelSummary {
   bytes: number;
   files: string[];
   playground: Record<string, unknown> | null;
+  /** Where it lives, in words: "built-in zoo", "this browser", a folder on the runtime's disk. */
+  location?: string;
 }
 
 export interface ModelStore {
@@ -26,6 +28,15 @@ export interface ModelStore {
   files(id: string): Promise<ModelFiles>;
   put(summary: ModelSummary, files: ModelFiles): Promise<void>;
   delete(id: string): Promise<void>;
+  /** The id a new model called `name` gets (default: the engine makes one up). */
+  newId?(name: string): string;
+  /** A stored model's summary as the store describes it (its location, say), after a put. */
+  summary?(id: string): Promise<ModelSummary>;
+  /** Only the tokenizer files of a model (cheaper than every weight). */
+  tokenizerFiles?(id: string): Promise<ModelFiles>;
+  /** Node stores: the folder of a model on disk, resolved inside the store's roots (for streaming
+   *  merges). `forWrite`: a folder that may not exist yet. */
+  localPath?(id: string, forWrite?: boolean): Promise<string>;
 }
 
 /** A playground.json says whether training happened; a model without one (an HF checkpoint) is

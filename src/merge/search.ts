@@ -14,7 +14,7 @@
 //            point it evaluated.
 //
 // This module is pure: the merging and the held-out loss come in through a SearchEvaluator (the
-// Engine's GPU implementation is in src/engine/merge.ts), so enumeration, CMA-ES, the Pareto front
+// Engine's GPU implementation is in src/engine/jobs/merge.ts), so enumeration, CMA-ES, the Pareto front
 // and the whole loop are tested without a GPU. Deterministic by `seed`.
 //
 // Public API:

@@ -110,3 +110,32 @@ export async function writeModelDir(dir: string, files: ModelFiles): Promise<voi
     if (isShardName(name) && !files.has(name)) await removeIfExists(join(dir, name));
   }
 }
+
+/** What a model list shows of a folder, without reading its weights: config.json and
+ *  playground.json parsed, the names and total size of the model's files. */
+export async function readModelDirSummary(dir: string): Promise<{ config: unknown; playground: Record<string, unknown> | null; files: string[]; bytes: number; mtime: Date }> {
+  const parse = (bytes: Uint8Array | null, name: string): unknown => {
+    if (!bytes) return null;
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new Error(`${join(dir, name)}: invalid JSON (${(e as Error).message})`);
+    }
+  };
+  const configBytes = await readIfExists(join(dir, CONFIG_FILE));
+  if (!configBytes) throw new Error(`no ${CONFIG_FILE} in ${dir}`);
+  const config = parse(configBytes, CONFIG_FILE);
+  const pg = parse(await readIfExists(join(dir, PLAYGROUND_FILE)), PLAYGROUND_FILE);
+  const known = (n: string) => n === 'mergekit_config.yml' || n === 'special_tokens_map.json' || n === CONFIG_FILE || n === WEIGHTS_FILE || n === INDEX_FILE || n === TOKENIZER_FILE || n === TOKENIZER_CONFIG_FILE || n === PLAYGROUND_FILE || isShardName(n);
+  const files: string[] = [];
+  let bytes = 0;
+  for (const name of (await readdir(dir)).sort()) {
+    if (!known(name)) continue;
+    const s = await stat(join(dir, name));
+    if (!s.isFile()) continue;
+    files.push(name);
+    bytes += s.size;
+  }
+  const mtime = (await stat(join(dir, CONFIG_FILE))).mtime;
+  return { config, playground: pg && typeof pg === 'object' && !Array.isArray(pg) ? (pg as Record<string, unknown>) : null, files, bytes, mtime };
+}

@@ -52,7 +52,7 @@ export function builtinModelStore(base: string): ModelStore & { manifest(): Prom
             FILES.map(async (f) => Number((await fetch(`${base}models/${e.folder}${f}`, { method: 'HEAD' })).headers.get('content-length') ?? 0)),
           );
           const s = summarize(`builtin:${e.id}`, e.id, 'builtin', fromHfConfig(config, `${e.id}/config.json`), new Map(), playground, m.created_at);
-          return { ...s, files: FILES, bytes: lengths.reduce((a, b) => a + b, 0) };
+          return { ...s, files: FILES, bytes: lengths.reduce((a, b) => a + b, 0), location: 'built-in zoo (shipped with the app)' };
         }),
       );
     },
@@ -72,16 +72,28 @@ export function builtinModelStore(base: string): ModelStore & { manifest(): Prom
   };
 }
 
-/** Built-in models first, then the browser's own; writes go to the browser's store. */
+/** Built-in models first, then the engine's own; writes go to the own store. */
 export function combinedStore(builtin: ModelStore, own: ModelStore): ModelStore {
-  const isBuiltin = (id: string) => id.startsWith('builtin:');
-  return {
+  const isBuiltin = (id: string) => typeof id === 'string' && id.startsWith('builtin:');
+  const pick = (id: string) => (isBuiltin(id) ? builtin : own);
+  const store: ModelStore = {
     async list() {
       const [a, b] = await Promise.all([builtin.list().catch(() => []), own.list()]);
       return [...a, ...b];
     },
-    files: (id) => (isBuiltin(id) ? builtin.files(id) : own.files(id)),
+    files: (id) => pick(id).files(id),
     put: (summary, files) => own.put(summary, files),
-    delete: (id) => (isBuiltin(id) ? builtin.delete(id) : own.delete(id)),
+    delete: (id) => pick(id).delete(id),
   };
+  if (own.newId) store.newId = (name) => own.newId!(name);
+  if (builtin.summary || own.summary) store.summary = async (id) => {
+    const s = pick(id).summary;
+    if (s) return s(id);
+    const m = (await store.list()).find((x) => x.id === id);
+    if (!m) throw new Error(`no model '${id}'`);
+    return m;
+  };
+  if (builtin.tokenizerFiles || own.tokenizerFiles) store.tokenizerFiles = (id) => (pick(id).tokenizerFiles ?? pick(id).files)(id);
+  if (builtin.localPath && own.localPath) store.localPath = (id, forWrite) => (forWrite ? own : pick(id)).localPath!(id, forWrite);
+  return store;
 }

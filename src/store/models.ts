@@ -18,7 +18,7 @@ function describe(e: unknown, what: string): Error {
 
 export const indexedDbModelStore: ModelStore = {
   async list(): Promise<ModelSummary[]> {
-    return ((await get(INDEX)) as ModelSummary[] | undefined) ?? [];
+    return (((await get(INDEX)) as ModelSummary[] | undefined) ?? []).map((m) => ({ ...m, location: 'this browser (IndexedDB)' }));
   },
 
   async files(id: string): Promise<ModelFiles> {

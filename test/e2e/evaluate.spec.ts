@@ -8,8 +8,7 @@ test('evaluate two zoo teachers head-to-head: per-language bars, intervals, tran
   await page.goto('/#evaluate');
   await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
   const a = page.getByTestId('eval-a');
-  await expect(a.locator('option[value="builtin:teacher-romance"]')).toBeAttached({ timeout: 30_000 }).catch(() => undefined);
-  test.skip((await a.locator('option[value="builtin:teacher-romance"]').count()) === 0, 'this build ships no model zoo');
+  await expect(a.locator('option[value="builtin:teacher-romance"]'), 'the shipped model zoo (public/models) must be listed').toBeAttached({ timeout: 30_000 });
 
   await a.selectOption('builtin:teacher-romance');
   await page.getByTestId('eval-b').selectOption('builtin:teacher-slavic');
@@ -89,8 +88,7 @@ test('evaluate: a malformed JSONL shows the engine error; a cancelled run is kep
   await page.goto('/#evaluate');
   await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
   const a = page.getByTestId('eval-a');
-  await expect(a.locator('option[value="builtin:teacher-romance"]')).toBeAttached({ timeout: 30_000 }).catch(() => undefined);
-  test.skip((await a.locator('option[value="builtin:teacher-romance"]').count()) === 0, 'this build ships no model zoo');
+  await expect(a.locator('option[value="builtin:teacher-romance"]'), 'the shipped model zoo (public/models) must be listed').toBeAttached({ timeout: 30_000 });
   await a.selectOption('builtin:teacher-romance');
   await page.getByTestId('eval-b').selectOption('builtin:teacher-slavic');
 

@@ -9,8 +9,7 @@ test('merge two zoo models, compare held-out loss, show the math and search the 
   await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
   const form = page.getByTestId('merge-form');
   const box = (id: string) => form.locator(`[data-testid="merge-model"][data-model-id="${id}"]`);
-  await expect(box('builtin:teacher-romance')).toBeAttached({ timeout: 30_000 }).catch(() => undefined);
-  test.skip((await box('builtin:teacher-romance').count()) === 0, 'this build ships no model zoo');
+  await expect(box('builtin:teacher-romance'), 'the shipped model zoo (public/models) must be listed').toBeAttached({ timeout: 30_000 });
 
   // Linear, base-student + teacher-romance (the defaults), weights 1 : 1.
   await form.getByTestId('merge-method-linear').check();

@@ -15,11 +15,9 @@ test('train a tiny model on French with live charts, pause and resume, keep it a
   test.setTimeout(900_000);
   await openReady(page, '#models');
 
-  // The heatmap area: without the zoo in this build, a plain note and Recompute.
+  // The heatmap area: the shipped zoo's matrix (a build without the zoo is broken), and Recompute.
   const heat = page.getByTestId('heatmap-card');
-  await expect(heat.getByTestId('zoo-absent').or(heat.getByTestId('zoo-manifest'))).toBeVisible();
-  const zooShipped = await heat.getByTestId('zoo-manifest').isVisible();
-  if (!zooShipped) await expect(heat.getByTestId('zoo-absent')).toContainText('The model zoo is not in this build');
+  await expect(heat.getByTestId('zoo-manifest'), 'the shipped model zoo (public/models) must be in the build').toBeVisible();
   await expect(heat.getByTestId('heatmap-recompute')).toBeVisible();
 
   // A starting model.

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { COMMANDS, main } from '../../src/cli/main.ts';
 
 const run = (...args: string[]): string => execFileSync('node', ['bin/aya-playground.js', ...args], { encoding: 'utf8', timeout: 120_000 });
 
@@ -23,6 +24,25 @@ describe('aya-playground CLI', () => {
     } catch (e) {
       expect((e as { status: number }).status).toBe(2);
     }
+  });
+
+  it('--help on every command prints that command’s usage and exits 0', async () => {
+    expect(COMMANDS.length).toBeGreaterThan(15);
+    for (const command of COMMANDS) {
+      let printed = '';
+      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((printed += String(chunk)), true));
+      let code: number;
+      try {
+        code = await main([command, '--help']);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(code, command).toBe(0);
+      expect(printed, command).toMatch(new RegExp(`^usage: aya-playground ${command}( |\n)`));
+      expect(printed.split('\n').length, command).toBeLessThan(14); // that command's part, not the whole list
+    }
+    // As a real process too, for the command the issue named.
+    expect(run('arbitrage', '--help')).toMatch(/^usage: aya-playground arbitrage --teachers/);
   });
 
   it('bench --json reports the peak and matmul rows with ratios (tiny sizes)', () => {

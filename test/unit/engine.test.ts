@@ -1,114 +1,129 @@
-import { memoryStore } from './memoryStore.ts';
-import { afterAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.ts';
-import { nodePlatform } from '../../src/cli/platform.ts';
+// The engine's plumbing without a GPU: the job registry (history, re-subscription, one cancel
+// semantic, pause), the WebSocket codec, and the streaming text decoder.
+import { describe, expect, it } from 'vitest';
+import { JobRegistry, type JobMessage } from '../../src/engine/jobRegistry.ts';
+import { JobCancelled } from '../../src/engine/api.ts';
+import { CodecError, decodeFrame, encodeFrame } from '../../src/engine/codec.ts';
 import { TextStream } from '../../src/tokenizer/stream.ts';
 
+const tick = () => new Promise((r) => setTimeout(r, 0));
 
-const store = memoryStore();
-const engine = new Engine({ ...nodePlatform, models: store });
-afterAll(() => engine.dispose());
-
-describe('Engine models and sampling', () => {
-  it('creates an untrained model, lists it, and samples the same text for the same seed', async () => {
-    const m = await engine.createModel('tiny one', 'tiny', 5);
-    expect(m.trained).toBe(false);
-    expect(m.config.hiddenSize).toBe(64);
-    expect((await engine.listModels()).map((x) => x.id)).toContain(m.id);
-    const opts = { temperature: 1, topK: 0, topP: 1, maxNewTokens: 6, seed: 9 };
-    const streamed: string[] = [];
-    const a = await engine.sample('j1', m.id, 'Tous les êtres humains', 'fra', opts, (e) => streamed.push(e.delta));
-    const b = await engine.sample('j2', m.id, 'Tous les êtres humains', 'fra', opts);
-    expect(a.ids).toHaveLength(6);
-    expect(b.ids).toEqual(a.ids);
-    expect(b.text).toBe(a.text);
-    expect(streamed.join('')).toBe(a.text.slice(0, streamed.join('').length));
-    expect(a.promptIds.slice(0, 2)).toEqual([1, 3 + 5]); // <bos>, <lang:fra> (fra is the 6th language)
-  });
-
-  it('a second model made with the same preset and seed has identical weights', async () => {
-    const [x, y] = await Promise.all([engine.createModel('x', 'tiny', 77), engine.createModel('y', 'tiny', 77)]);
-    const fx = await engine.exportModel(x.id);
-    const fy = await engine.exportModel(y.id);
-    const same = Buffer.from(fx.get('model.safetensors')!).equals(Buffer.from(fy.get('model.safetensors')!));
-    expect(same).toBe(true);
-  });
-
-  it('exports a folder that imports again, and rejects a malformed one naming the problem', async () => {
-    const m = (await engine.listModels())[0];
-    const files = await engine.exportModel(m.id);
-    const again = await engine.importModel('re-imported', files);
-    expect(again.parameters).toBe(m.parameters);
-    expect(again.origin).toBe('imported');
-    expect(again.trained).toBe(false); // playground.json travels with the folder
-
-    const broken = new Map(files);
-    broken.set('config.json', new TextEncoder().encode('{"hidden_size": 64,'));
-    await expect(engine.importModel('broken', broken)).rejects.toThrow(/config\.json/);
-    const truncated = new Map(files);
-    const st = files.get('model.safetensors')!;
-    truncated.set('model.safetensors', st.subarray(0, st.length - 100));
-    await expect(engine.importModel('truncated', truncated)).rejects.toThrow(/model\.safetensors/);
-    expect((await engine.listModels()).some((x) => x.name === 'broken' || x.name === 'truncated')).toBe(false);
-  });
-
-  it('cancels a running generation', async () => {
-    const m = (await engine.listModels())[0];
-    const r = await engine.sample('cancel-me', m.id, 'Hello', 'eng', { temperature: 1, topK: 0, topP: 1, maxNewTokens: 50, seed: 1 }, (e) => {
-      if (e.index === 1) engine.cancel('cancel-me');
+describe('JobRegistry', () => {
+  it('replays a job’s whole history to a late subscriber, then follows it to its end', async () => {
+    const reg = new JobRegistry();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const rec = reg.start<number, string>('sample', 'j1', {}, '', async (ctl) => {
+      ctl.emit(1);
+      ctl.emit(2);
+      await gate;
+      ctl.emit(3);
+      return 'ok';
     });
-    expect(r.stopReason).toBe('cancelled');
-    expect(r.ids.length).toBe(2);
+    await tick();
+    const seen: JobMessage[] = [];
+    rec.follow((m) => seen.push(m));
+    expect(seen).toEqual([{ type: 'event', seq: 0, data: 1 }, { type: 'event', seq: 1, data: 2 }]);
+    release();
+    expect(await rec.done).toEqual({ status: 'done', result: 'ok' });
+    expect(seen.slice(2)).toEqual([{ type: 'event', seq: 2, data: 3 }, { type: 'end', outcome: { status: 'done', result: 'ok' } }]);
+    const late: JobMessage[] = [];
+    rec.follow((m) => late.push(m));
+    expect(late.map((m) => m.type)).toEqual(['event', 'event', 'event', 'end']);
+    expect(reg.list()[0]).toMatchObject({ id: 'j1', state: 'done', events: 3 });
   });
 
-  it('held-out prompts and tokenization come from the corpus and the universal tokenizer', async () => {
-    const prompts = await engine.prompts('heb');
-    expect(prompts.length).toBeGreaterThan(5);
-    expect(prompts.every((p) => p.article >= 23 && p.reference.length > 0)).toBe(true);
-    const t = await engine.tokenize(null, prompts[0].prompt);
-    expect(t.decoded).toBe(prompts[0].prompt);
-    expect(t.ids.length).toBeGreaterThan(10);
-    await expect(engine.prompts('xx')).rejects.toThrow(/unknown language/);
+  it('one cancel semantic: a partial result, or none; failures keep their message', async () => {
+    const reg = new JobRegistry();
+    const partial = reg.start('train', 'a', {}, '', async (ctl) => {
+      while (!ctl.shouldStop()) await tick();
+      return 'half';
+    });
+    partial.cancel();
+    expect(await partial.done).toEqual({ status: 'cancelled', result: 'half' });
+    const none = reg.start('merge', 'b', {}, '', async (ctl) => {
+      for (;;) {
+        ctl.throwIfStopped();
+        await tick();
+      }
+    });
+    none.cancel();
+    expect(await none.done).toEqual({ status: 'cancelled', result: null });
+    const thrown = reg.start('bench', 'c', {}, '', async () => {
+      throw new JobCancelled('c', 'partial rows');
+    });
+    expect(await thrown.done).toEqual({ status: 'cancelled', result: 'partial rows' });
+    const failed = reg.start('bench', 'd', {}, '', async () => {
+      throw new Error('no GPU');
+    });
+    expect(await failed.done).toEqual({ status: 'failed', error: 'no GPU' });
+    expect(() => reg.start('bench', 'd', {}, '', async () => 1)).toThrow(/exists already/);
+    expect(() => reg.start('bench', 'bad id!', {}, '', async () => 1)).toThrow(/bad job id/);
+    expect(() => reg.get('zzz')).toThrow(/no job 'zzz'/);
+  });
+
+  it('pause waits between steps until resume; the state is reported; pause is refused where it makes no sense', async () => {
+    const reg = new JobRegistry();
+    const states: string[] = [];
+    reg.onChange((jobs) => states.push(jobs[0].state));
+    let steps = 0;
+    const rec = reg.start('train', 't', {}, '', async (ctl) => {
+      for (let i = 0; i < 3; i++) {
+        await ctl.waitIfPaused();
+        steps++;
+        await tick();
+      }
+      return steps;
+    });
+    rec.pause();
+    await tick();
+    await tick();
+    expect(rec.state).toBe('paused');
+    const before = steps;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(steps).toBe(before);
+    rec.resume();
+    expect(await rec.done).toEqual({ status: 'done', result: 3 });
+    expect(states).toContain('paused');
+    const sample = reg.start('sample', 's', {}, '', async () => 1);
+    sample.pause();
+    expect(sample.pauseRequested).toBe(false);
+  });
+
+  it('keeps only the most recent finished jobs', async () => {
+    const reg = new JobRegistry(2);
+    for (const id of ['a', 'b', 'c']) await reg.start('bench', id, {}, '', async () => id).done;
+    await tick();
+    expect(reg.list().map((j) => j.id)).toEqual(['b', 'c']);
   });
 });
 
-describe('Engine training job', () => {
-  it('trains a stored model, reports steps and checkpoints, and saves the result as a new trained model', async () => {
-    const base = await engine.createModel('to-train', 'tiny', 8);
-    const events: string[] = [];
-    const r = await engine.train(
-      'train-1',
-      { modelId: base.id, name: 'trained-fra', mix: [{ language: 'fra', weight: 1 }], useCorpus: true, steps: 4, batchSize: 2, seqLen: 16, lr: 3e-3, seed: 1, evalEvery: 2, checkpointEvery: 2 },
-      (e) => events.push(e.type === 'step' ? `step ${e.point.step}` : e.type === 'checkpoint' ? `checkpoint ${e.step}` : e.type),
-    );
-    expect(r.stopped).toBe('done');
-    expect(r.steps).toBe(4);
-    expect(events).toEqual(['step 1', 'step 2', 'eval', 'checkpoint 2', 'step 3', 'step 4', 'eval']);
-    expect(r.model?.trained).toBe(true);
-    expect(r.model?.origin).toBe('trained');
-    const pg = r.model!.playground as { training: { steps_done: number; status: string }; held_out_loss: Record<string, number>; parent: { id: string } };
-    expect(pg.training.steps_done).toBe(4);
-    expect(pg.training.status).toBe('complete');
-    expect(pg.parent.id).toBe(base.id);
-    expect(pg.held_out_loss.fra).toBeGreaterThan(0);
-    // The base model is untouched; the trained one differs from it.
-    const a = (await engine.exportModel(base.id)).get('model.safetensors')!;
-    const b = (await engine.exportModel(r.model!.id)).get('model.safetensors')!;
-    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
+describe('the WebSocket codec', () => {
+  it('round-trips Maps, byte arrays, typed arrays and non-finite numbers; text frames when there are no bytes', () => {
+    const msg = { id: 1, files: new Map([['model.safetensors', new Uint8Array([1, 2, 3])], ['x', new Uint8Array(0)]]), f: new Float32Array([1.5, -2]), n: [NaN, Infinity, -Infinity, 0], s: 'ü', nested: { $t: 'looks like a tag' } };
+    const frame = encodeFrame(msg);
+    expect(frame).toBeInstanceOf(Uint8Array);
+    const back = decodeFrame(frame) as typeof msg;
+    expect([...back.files.keys()]).toEqual(['model.safetensors', 'x']);
+    expect([...back.files.get('model.safetensors')!]).toEqual([1, 2, 3]);
+    expect(back.f).toBeInstanceOf(Float32Array);
+    expect([...back.f]).toEqual([1.5, -2]);
+    expect(back.n).toEqual([NaN, Infinity, -Infinity, 0]);
+    expect(back.nested).toEqual({ $t: 'looks like a tag' });
+    expect(typeof encodeFrame({ a: 1 })).toBe('string');
   });
 
-  it('a cancelled training job keeps what it trained so far', async () => {
-    const base = (await engine.listModels()).find((m) => m.name === 'to-train')!;
-    const r = await engine.train(
-      'train-2',
-      { modelId: base.id, name: 'cut-short', mix: [{ language: 'eng', weight: 1 }], useCorpus: true, steps: 50, batchSize: 2, seqLen: 16, lr: 3e-3, seed: 1, evalEvery: 0, checkpointEvery: 0 },
-      (e) => {
-        if (e.type === 'step' && e.point.step === 2) engine.cancel('train-2');
-      },
-    );
-    expect(r.stopped).toBe('cancelled');
-    expect(r.steps).toBe(2);
-    expect((r.model!.playground as { training: { status: string } }).training.status).toBe('cancelled at step 2');
+  it('refuses malformed frames with a message that says what is wrong', () => {
+    expect(() => decodeFrame('{not json')).toThrow(CodecError);
+    expect(() => decodeFrame('{"$t":"bytes","i":0,"c":"Uint8Array"}')).toThrow(/no binary part 0/);
+    expect(() => decodeFrame('{"$t":"weird"}')).toThrow(/unknown tag/);
+    expect(() => decodeFrame(new Uint8Array([1, 0]))).toThrow(/too short/);
+    const header = new TextEncoder().encode('{"m":1,"b":[10]}');
+    const f = new Uint8Array(4 + header.length + 3);
+    new DataView(f.buffer).setUint32(0, header.length, true);
+    f.set(header, 4);
+    expect(() => decodeFrame(f)).toThrow(/runs past the end/);
+    expect(() => decodeFrame('['.repeat(300) + ']'.repeat(300))).toThrow(/nested deeper/);
   });
 });
 

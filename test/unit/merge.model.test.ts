@@ -18,7 +18,7 @@ import { mergeFolders } from '../../src/merge/merge.node.ts';
 import { memorySource, type ModelSource } from '../../src/merge/source.ts';
 import { parseMergekitYaml } from '../../src/merge/yaml.ts';
 import { linearCpu } from '../../src/merge/methods.ts';
-import { Engine, JobCancelled } from '../../src/engine/engine.ts';
+import { Engine } from '../../src/engine/engine.ts';
 import { nodePlatform } from '../../src/cli/platform.ts';
 import { gpu } from './gpu.ts';
 
@@ -269,7 +269,10 @@ describe('Engine.merge and Engine.mergeInspect', () => {
   it('merges stored models into a new stored model with progress and provenance', async () => {
     const fractions: number[] = [];
     const config: MergeConfig = { method: 'dare_ties', baseModel: 'base', models: [{ model: 'a', parameters: { weight: 0.5, density: 0.5 } }, { model: 'b', parameters: { weight: 0.5, density: 0.5 } }], seed: 9 };
-    const summary = await engine.merge('m1', { config, name: 'merged one' }, (p) => fractions.push(p.fraction));
+    const job = engine.start('merge', { config, name: 'merged one' });
+    job.on((p) => fractions.push(p.fraction));
+    const { model: summary, device } = await job.result();
+    expect(device).toBe('gpu');
     expect(summary.name).toBe('merged one');
     expect(fractions.length).toBe(parameterShapes(MICRO).length);
     expect(fractions.every((f, i) => i === 0 || f > fractions[i - 1])).toBe(true);
@@ -282,16 +285,17 @@ describe('Engine.merge and Engine.mergeInspect', () => {
     expect(parents.map((p) => [p.id, p.name])).toEqual([['base', 'model base'], ['a', 'model a'], ['b', 'model b']]);
     expect(parseMergekitYaml(new TextDecoder().decode(files.get('mergekit_config.yml'))).config).toEqual({ ...config, dtype: 'float32' });
     // Same seed, same masks, same weights (and the CLI would draw the same: keys ignore references).
-    const again = await engine.merge('m2', { config, name: 'merged two' });
+    const { model: again } = await engine.start('merge', { config, name: 'merged two' }).result();
     expect(Buffer.from((await store.files(again.id)).get('model.safetensors')!).equals(Buffer.from(files.get('model.safetensors')!))).toBe(true);
   });
 
   it('cancels between tensors and stores nothing', async () => {
     const before = store.data.size;
-    const run = engine.merge('m3', { config: { method: 'linear', models: [{ model: 'a', parameters: { weight: 1 } }, { model: 'b', parameters: { weight: 1 } }] }, name: 'cancelled' }, (p) => {
-      if (p.index === 2) engine.cancel('m3');
+    const job = engine.start('merge', { config: { method: 'linear', models: [{ model: 'a', parameters: { weight: 1 } }, { model: 'b', parameters: { weight: 1 } }] }, name: 'cancelled' });
+    job.on((p) => {
+      if (p.index === 2) void job.cancel();
     });
-    await expect(run).rejects.toBeInstanceOf(JobCancelled);
+    expect(await job.outcome).toEqual({ status: 'cancelled', result: null });
     expect(store.data.size).toBe(before);
   });
 

@@ -274,7 +274,7 @@ describe('Engine.mergeSearch (GPU)', () => {
 
   const ids: string[] = [];
   const models = async () => {
-    if (!ids.length) ids.push((await engine.createModel('search a', 'tiny', 31)).id, (await engine.createModel('search b', 'tiny', 32)).id);
+    if (!ids.length) ids.push((await engine.createModel({ name: 'search a', preset: 'tiny', seed: 31 })).id, (await engine.createModel({ name: 'search b', preset: 'tiny', seed: 32 })).id);
     return ids;
   };
 
@@ -282,11 +282,9 @@ describe('Engine.mergeSearch (GPU)', () => {
     const [a, b] = await models();
     const langs = ['fra', 'rus'];
     const progress: SearchProgress[] = [];
-    const r = await engine.mergeSearch(
-      'search-1',
-      { modelIds: [a, b], method: 'linear', strategy: 'simplex', resolution: 2, objectives: [{ name: 'latin', languages: ['fra'] }, { name: 'cyrillic', languages: ['rus'] }], languages: langs, seed: 1 },
-      (p) => progress.push(p),
-    );
+    const job = engine.start('mergeSearch', { modelIds: [a, b], method: 'linear', strategy: 'simplex', resolution: 2, objectives: [{ name: 'latin', languages: ['fra'] }, { name: 'cyrillic', languages: ['rus'] }], languages: langs, seed: 1 });
+    job.on((p) => progress.push(p));
+    const r = await job.result();
     expect(r.points.map((p) => p.weights)).toEqual([[1, 0], [0.5, 0.5], [0, 1]]);
     expect(progress.map((p) => [p.done, p.total])).toEqual([[1, 3], [2, 3], [3, 3]]);
     for (const l of langs) {
@@ -305,7 +303,11 @@ describe('Engine.mergeSearch (GPU)', () => {
 
   it('cancel after the first point: the job stops and says so', async () => {
     const [a, b] = await models();
-    const r = await engine.mergeSearch('search-2', { modelIds: [a, b], method: 'linear', strategy: 'simplex', resolution: 2, objectives: [{ name: 'all', languages: ['fra'] }], languages: ['fra'], seed: 1 }, (p) => p.done === 1 && engine.cancel('search-2'));
+    const job = engine.start('mergeSearch', { modelIds: [a, b], method: 'linear', strategy: 'simplex', resolution: 2, objectives: [{ name: 'all', languages: ['fra'] }], languages: ['fra'], seed: 1 });
+    job.on((p) => p.done === 1 && void job.cancel());
+    const o = await job.outcome;
+    expect(o.status).toBe('cancelled');
+    const r = o.status === 'cancelled' ? o.result! : (null as never);
     expect(r.cancelled).toBe(true);
     expect(r.points).toHaveLength(1);
   }, 300_000);

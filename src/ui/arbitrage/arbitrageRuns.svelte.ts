@@ -1,11 +1,10 @@
 // Arbitrage jobs for the page: the running job (progress, latest generation, cancel) and the saved
 // runs (IndexedDB), so results, heatmaps and exports survive a reload.
-import * as Comlink from 'comlink';
-import type { ArbitrageEvent, ArbitrageRequest } from '../../engine/engine.ts';
+import { type ArbitrageEvent, type ArbitrageRequest, type Job, partialResult } from '../../engine/api.ts';
 import type { ArbitrageResult, Generation } from '../../arbitrage/arbitrage.ts';
 import type { ArbiterWeights } from '../../arbiter/arbiter.ts';
 import { load, save } from '../../store/persist.ts';
-import { engine, newJobId } from '../engineClient.svelte.ts';
+import { engine } from '../engineClient.svelte.ts';
 
 export interface SavedRun {
   id: string;
@@ -32,7 +31,7 @@ class ArbitrageRuns {
   latest = $state<Generation | null>(null);
   error = $state<string | null>(null);
   saveError = $state<string | null>(null);
-  private job: string | null = null;
+  private job: Job<'arbitrage'> | null = null;
 
   get selected(): SavedRun | null {
     return this.saved.find((r) => r.id === this.selectedId) ?? this.saved[0] ?? null;
@@ -54,21 +53,18 @@ class ArbitrageRuns {
     this.total = 0;
     this.etaSeconds = null;
     this.latest = null;
-    const jobId = newJobId('arbitrage');
-    this.job = jobId;
     const startedAt = new Date().toISOString();
     try {
-      const result = await engine.ready().arbitrage(
-        jobId,
-        req,
-        Comlink.proxy((e: ArbitrageEvent) => {
-          this.done = e.done;
-          this.total = e.total;
-          this.etaSeconds = Number.isFinite(e.etaSeconds) ? e.etaSeconds : null;
-          this.latest = e.latest;
-        }),
-      );
-      if (result.generations.length > 0) await this.keep({ id: jobId, startedAt, teacherNames, promptsLabel, weights, result });
+      const job = engine.ready().start('arbitrage', req);
+      this.job = job;
+      job.on((e: ArbitrageEvent) => {
+        this.done = e.done;
+        this.total = e.total;
+        this.etaSeconds = Number.isFinite(e.etaSeconds) ? e.etaSeconds : null;
+        this.latest = e.latest;
+      });
+      const result = partialResult(await job.outcome);
+      if (result && result.generations.length > 0) await this.keep({ id: job.id, startedAt, teacherNames, promptsLabel, weights, result });
     } catch (e) {
       this.error = (e as Error).message;
     } finally {
@@ -96,7 +92,7 @@ class ArbitrageRuns {
   }
 
   cancel(): void {
-    if (this.job) void engine.api?.cancel(this.job);
+    void this.job?.cancel();
   }
 }
 

@@ -1,9 +1,13 @@
-// What a page-wide run (one job in the worker at a time: training, preference training) keeps
-// besides its own telemetry: its record in IndexedDB under one key, saved as it grows (at once for
-// a change of state, at most once a second while steps stream in) and read back after a reload;
-// the job id it answers to; and cancelling.
+// What a page-wide run (one job at a time: training, preference training) keeps besides its own
+// telemetry: its record in IndexedDB under one key, saved as it grows (at once for a change of
+// state, at most once a second while steps stream in) and read back after a reload; the job it
+// follows; cancelling and pausing. A run on the desktop runtime goes on when the page reloads or
+// closes: the record names the job, and after a reload the run re-attaches to it and rebuilds its
+// charts from the job's whole history. A run in this tab dies with the page and is marked so.
+import type { Job, JobKind, JobEvent, JobResult } from '../../engine/api.ts';
 import { load, save } from '../../store/persist.ts';
-import { engine } from '../engineClient.svelte.ts';
+import { engine, type Side } from '../engineClient.svelte.ts';
+import { modelList } from '../models/modelList.svelte.ts';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'done' | 'cancelled' | 'non-finite' | 'error' | 'interrupted';
 
@@ -11,35 +15,81 @@ export const isActive = (s: RunStatus | undefined) => s === 'starting' || s === 
 
 const SAVE_EVERY_MS = 1000;
 
-export class PersistedRun<R extends { status: RunStatus }> {
+export interface RunBase {
+  status: RunStatus;
+  error: string | null;
+  etaSeconds: number | null;
+  /** The job behind the run and where it runs (absent in records saved before jobs had ids). */
+  job?: { id: string; side: Side } | null;
+}
+
+export abstract class PersistedRun<R extends RunBase, K extends JobKind> {
   run = $state<R | null>(null);
   cancelling = $state(false);
+  /** Pause asked, not yet reached (the engine pauses between steps). */
+  pausing = $state(false);
   saveError = $state<string | null>(null);
   restored = $state(false);
-  protected jobId: string | null = null;
+  /** Following a runtime job again after a reload. */
+  reattaching = $state(false);
+  protected job: Job<K> | null = null;
   private readonly key: string;
-  /** Marks a record that was still running when the page went away. */
-  private readonly interrupt: (saved: R) => void;
   private lastSave = 0;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(key: string, interrupt: (saved: R) => void = (saved) => (saved.status = 'interrupted')) {
+  constructor(key: string) {
     this.key = key;
-    this.interrupt = interrupt;
   }
 
-  /** The last run from storage; one that was still running when the page went away is marked so. */
+  /** One event into the record; true when it changes the run's state (saved at once). */
+  protected abstract apply(r: R, e: JobEvent<K>): boolean;
+  /** The record's fields once the job gave its result (done, or cancelled with a partial result). */
+  protected abstract settle(r: R, result: JobResult<K>): Partial<R>;
+  /** Empties the telemetry before a job's history is replayed into it. */
+  protected abstract clear(r: R): void;
+  /** Also marks a record that was still running when the page went away (e.g. its phase). */
+  protected interrupt(saved: R): void {
+    saved.status = 'interrupted';
+  }
+
+  /** The last run from storage. One that was running on the desktop runtime is followed again; one
+   *  that was running in this tab is marked interrupted. */
   async restore(): Promise<void> {
     if (this.restored) return;
     this.restored = true;
     if (this.run) return;
+    let saved: R | undefined;
     try {
-      const saved = await load<R>(this.key);
-      if (!saved || this.run) return;
-      if (isActive(saved.status)) this.interrupt(saved);
-      this.run = saved;
+      saved = await load<R>(this.key);
     } catch (e) {
       this.saveError = `Could not read the last run: ${(e as Error).message}`;
+      return;
+    }
+    if (!saved || this.run) return;
+    if (isActive(saved.status) && saved.job?.side === 'runtime') {
+      this.run = saved;
+      await this.reattach(saved.job.id);
+      return;
+    }
+    if (isActive(saved.status)) this.interrupt(saved);
+    this.run = saved;
+  }
+
+  private async reattach(jobId: string): Promise<void> {
+    this.reattaching = true;
+    const r = this.run!;
+    try {
+      await engine.booted;
+      await engine.runtime.whenReady();
+      const job = await engine.runtime.api!.attach<K>(jobId);
+      this.clear(r);
+      void this.follow(job);
+    } catch (e) {
+      this.interrupt(r);
+      r.error = `Could not follow the job on the desktop runtime again: ${(e as Error).message}`;
+      this.persist(true);
+    } finally {
+      this.reattaching = false;
     }
   }
 
@@ -47,10 +97,51 @@ export class PersistedRun<R extends { status: RunStatus }> {
     return isActive(this.run?.status);
   }
 
+  /** Follows `job` into the current record until it ends; the record says how it ended. */
+  protected async follow(job: Job<K>): Promise<void> {
+    const r = this.run!;
+    this.job = job;
+    r.job = { id: job.id, side: engine.side };
+    this.persist(true);
+    const off = job.on((e) => {
+      if (this.job !== job) return;
+      if (this.apply(r, e)) this.pausing = false;
+      this.persist(this.stateEvent(e));
+    });
+    const o = await job.outcome;
+    off();
+    let final: Partial<R>;
+    if (o.status === 'failed') final = { status: 'error', error: o.error, etaSeconds: null } as Partial<R>;
+    else if (o.result !== null) final = this.settle(r, o.result);
+    else final = { status: 'cancelled', etaSeconds: null } as Partial<R>;
+    await this.finish(r, final);
+    if (this.job === job) this.job = null;
+    this.pausing = false;
+    this.cancelling = false;
+    void modelList.refresh(); // the models the job saved
+  }
+
+  /** Events other than a step (evaluations, checkpoints, pauses) are saved at once. */
+  private stateEvent(e: unknown): boolean {
+    return (e as { type?: string } | null)?.type !== 'step';
+  }
+
   cancel(): void {
-    if (!this.jobId) return;
+    if (!this.job) return;
     this.cancelling = true;
-    void engine.api?.cancel(this.jobId); // also lets a paused run go on to its end
+    void this.job.cancel(); // also lets a paused run go on to its end
+  }
+
+  pause(): void {
+    if (!this.job || this.run?.status !== 'running') return;
+    this.pausing = true;
+    void this.job.pause();
+  }
+
+  resume(): void {
+    if (!this.job) return;
+    this.pausing = false;
+    void this.job.resume();
   }
 
   /** Saves the record now, or at most once a second while steps stream in. */

@@ -1,12 +1,11 @@
 // One "Generate": the same prompt and sampling settings through each chosen model in turn (the GPU
-// is shared, so one at a time), each column filling in as its tokens stream from the worker.
-import * as Comlink from 'comlink';
-import type { SampleEvent } from '../../engine/engine.ts';
+// is shared, so one at a time), each column filling in as its tokens stream from the engine.
+import type { Job, SampleEvent } from '../../engine/api.ts';
 import type { ArbiterScore, ArbiterWeights } from '../../arbiter/arbiter.ts';
 import type { ModelSummary } from '../../engine/models.ts';
 import type { StopReason } from '../../model/generate.ts';
 import type { SamplingOptions } from '../../model/sample.ts';
-import { engine, newJobId } from '../engineClient.svelte.ts';
+import { engine } from '../engineClient.svelte.ts';
 
 export type ColumnStatus = 'waiting' | 'loading' | 'streaming' | 'done' | 'error' | 'skipped';
 
@@ -39,7 +38,7 @@ export class CompareRun {
   input = $state<RunInput | null>(null);
   running = $state(false);
   scoreError = $state<string | null>(null);
-  private job: string | null = null;
+  private job: Job<'sample'> | null = null;
   private cancelled = false;
 
   async start(input: RunInput): Promise<void> {
@@ -97,17 +96,20 @@ export class CompareRun {
   }
 
   private async one(col: Column, input: RunInput): Promise<void> {
-    const jobId = newJobId('sample');
-    this.job = jobId;
     col.status = 'loading';
     try {
-      const onToken = (e: SampleEvent) => {
+      const job = engine.ready().start('sample', { modelId: col.model.id, prompt: input.prompt, lang: input.lang, sampling: input.sampling });
+      this.job = job;
+      job.on((e: SampleEvent) => {
         col.text += e.delta;
         col.tokens = e.index + 1;
         col.tokensPerSecond = e.tokensPerSecond;
         col.status = 'streaming';
-      };
-      const r = await engine.ready().sample(jobId, col.model.id, input.prompt, input.lang, input.sampling, Comlink.proxy(onToken));
+      });
+      const o = await job.outcome;
+      if (o.status === 'failed') throw new Error(o.error);
+      const r = o.result;
+      if (!r) throw new Error('cancelled before the first token');
       // The final text is decoded in one piece, so it is exact even where a character spans tokens.
       col.text = r.text;
       col.tokens = r.ids.length;
@@ -123,7 +125,7 @@ export class CompareRun {
 
   cancel(): void {
     this.cancelled = true;
-    if (this.job) void engine.api?.cancel(this.job);
+    void this.job?.cancel();
   }
 }
 

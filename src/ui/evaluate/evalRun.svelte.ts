@@ -2,11 +2,10 @@
 // stream in (summarised live, so the bars fill during the run), and the finished reports. Reports
 // are kept in IndexedDB — an index of summaries plus one entry per report — so a reload lists them
 // and can reopen any of them.
-import * as Comlink from 'comlink';
-import type { EvalEvent, EvalRequest } from '../../engine/engine.ts';
+import { type EvalEvent, type EvalRequest, type Job, partialResult } from '../../engine/api.ts';
 import { DEFAULT_BOOTSTRAP, type EvalReport, type Transcript, summarizeEval } from '../../eval/headToHead.ts';
 import { load, remove, save } from '../../store/persist.ts';
-import { engine, newJobId } from '../engineClient.svelte.ts';
+import { engine } from '../engineClient.svelte.ts';
 
 /** How the prompts were chosen, in words, for the report's header and the list of past reports. */
 export interface RunMeta {
@@ -76,7 +75,7 @@ class EvalRun {
   error = $state<string | null>(null);
   saveError = $state<string | null>(null);
   restored = $state(false);
-  private jobId: string | null = null;
+  private job: Job<'evaluate'> | null = null;
 
   /** The list of saved reports, and the newest one on screen. */
   async restore(): Promise<void> {
@@ -102,8 +101,6 @@ class EvalRun {
 
   async start(req: EvalRequest, names: { a: string; b: string }, meta: RunMeta): Promise<void> {
     if (this.running) return;
-    const jobId = newJobId('evaluate');
-    this.jobId = jobId;
     this.running = true;
     this.cancelling = false;
     this.error = null;
@@ -112,24 +109,28 @@ class EvalRun {
     this.etaSeconds = null;
     this.live = [];
     this.liveRequest = { req, names, meta };
-    const onEvent = (e: EvalEvent) => {
-      if (this.jobId !== jobId) return;
-      this.done = e.done;
-      this.total = e.total;
-      this.etaSeconds = e.etaSeconds;
-      this.live.push(e.latest);
-    };
     let report: EvalReport | null = null;
     let error: string | null = null;
+    let jobId = `evaluate-${Date.now().toString(36)}`;
     try {
-      report = await engine.ready().evaluate(jobId, req, Comlink.proxy(onEvent));
+      const job = engine.ready().start('evaluate', req);
+      this.job = job;
+      jobId = job.id;
+      job.on((e: EvalEvent) => {
+        if (this.job !== job) return;
+        this.done = e.done;
+        this.total = e.total;
+        this.etaSeconds = e.etaSeconds;
+        this.live.push(e.latest);
+      });
+      report = partialResult(await job.outcome);
     } catch (e) {
       error = (e as Error).message;
       // What finished before the failure is still a (partial) result.
       const partial = this.liveReport;
       if (partial) report = { ...partial, names };
     }
-    if (this.jobId === jobId) this.jobId = null;
+    this.job = null;
     const { prompts, ...rest } = req;
     const source = prompts.source.kind === 'udhr' ? `udhr:${prompts.source.split}` : `jsonl:${prompts.source.file}`;
     if (report) {
@@ -153,9 +154,9 @@ class EvalRun {
   }
 
   cancel(): void {
-    if (!this.jobId) return;
+    if (!this.job) return;
     this.cancelling = true;
-    void engine.api?.cancel(this.jobId);
+    void this.job.cancel();
   }
 
   async open(id: string): Promise<void> {

@@ -2,11 +2,10 @@
 // measurement or a weight search goes on — and its result stays on screen — while another panel is
 // open. The last merge (with its held-out table) and the last search are kept in IndexedDB across
 // reloads; the last inspection is kept in memory (it is quick to redo).
-import * as Comlink from 'comlink';
-import type { MergeInspection, MergeInspectRequest, MergeProgress, MergeRequest } from '../../engine/engine.ts';
+import { type Job, type JobOutcome, type MergeInspection, type MergeInspectRequest, type MergeProgress, type MergeRequest } from '../../engine/api.ts';
 import type { MergeConfig } from '../../merge/config.ts';
 import { load, save } from '../../store/persist.ts';
-import { engine, newJobId } from '../engineClient.svelte.ts';
+import { engine } from '../engineClient.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
 import type { MergeSearchRequest, SearchProgress, SearchResult } from './searchTypes.ts';
 
@@ -29,7 +28,12 @@ export interface MergeRecord {
 const LAST_KEY = 'merge.last';
 const SEARCH_KEY = 'merge.lastSearch';
 
-const cancelled = (msg: string) => /was cancelled|cancelled/i.test(msg);
+/** A job's result; null for a cancelled one (`whenCancelled` says so); throws a failed one's error. */
+function settled<R>(o: JobOutcome<R>, whenCancelled: string): R {
+  if (o.status === 'done') return o.result;
+  if (o.status === 'failed') throw new Error(o.error);
+  throw new Error(whenCancelled);
+}
 
 class MergeRun {
   // ---- the merge ----
@@ -60,9 +64,9 @@ class MergeRun {
 
   saveError = $state<string | null>(null);
   private restored = false;
-  private mergeJob: string | null = null;
-  private measureJob: string | null = null;
-  private searchJob: string | null = null;
+  private mergeJob: Job<'merge'> | null = null;
+  private measureJob: Job<'heldOutLoss'> | null = null;
+  private searchJob: Job<'mergeSearch'> | null = null;
   private inspectSeq = 0;
 
   async restore(): Promise<void> {
@@ -84,8 +88,6 @@ class MergeRun {
   /** Merges, saves the result as a model, then measures it and its inputs on `languages`. */
   async merge(req: MergeRequest, meta: { yaml: string; inputs: MergeRecord['inputs']; languages: string[] }): Promise<void> {
     if (this.busy) return;
-    const jobId = newJobId('merge');
-    this.mergeJob = jobId;
     this.merging = true;
     this.cancelling = false;
     this.error = null;
@@ -93,13 +95,12 @@ class MergeRun {
     this.startedMs = performance.now();
     let record: MergeRecord | null = null;
     try {
-      const model = await engine.ready().merge(
-        jobId,
-        req,
-        Comlink.proxy((p: MergeProgress) => {
-          if (this.mergeJob === jobId) this.progress = p;
-        }),
-      );
+      const job = engine.ready().start('merge', req);
+      this.mergeJob = job;
+      job.on((p: MergeProgress) => {
+        if (this.mergeJob === job) this.progress = p;
+      });
+      const { model, warnings } = settled(await job.outcome, 'Cancelled: the merge stopped before its last tensor, and no model was saved.');
       record = {
         at: new Date().toISOString(),
         config: req.config,
@@ -107,7 +108,7 @@ class MergeRun {
         model: { id: model.id, name: model.name },
         inputs: meta.inputs,
         seconds: (performance.now() - this.startedMs) / 1000,
-        warnings: [],
+        warnings,
         languages: meta.languages,
         heldOut: null,
         heldOutError: null,
@@ -115,8 +116,7 @@ class MergeRun {
       this.last = record;
       await this.persistLast();
     } catch (e) {
-      const msg = (e as Error).message;
-      this.error = cancelled(msg) ? 'Cancelled: the merge stopped before its last tensor, and no model was saved.' : msg;
+      this.error = (e as Error).message;
     } finally {
       this.merging = false;
       this.cancelling = false;
@@ -127,13 +127,10 @@ class MergeRun {
   }
 
   cancel(): void {
-    if (this.mergeJob) {
+    for (const job of [this.mergeJob, this.measureJob]) {
+      if (!job) continue;
       this.cancelling = true;
-      void engine.api?.cancel(this.mergeJob);
-    }
-    if (this.measureJob) {
-      this.cancelling = true;
-      void engine.api?.cancel(this.measureJob);
+      void job.cancel();
     }
   }
 
@@ -146,8 +143,6 @@ class MergeRun {
     const langs = [...$state.snapshot(languages ?? rec.languages)];
     if (!langs.length) return;
     const ids = [...rec.inputs.map((i) => i.id), rec.model.id];
-    const jobId = newJobId('merge-heldout');
-    this.measureJob = jobId;
     this.measuring = true;
     this.measureDone = 0;
     this.measureTotal = ids.length;
@@ -155,20 +150,17 @@ class MergeRun {
     this.measureStartedMs = performance.now();
     const names = new Map([...rec.inputs.map((i) => [i.id, i.name] as const), [rec.model.id, rec.model.name] as const]);
     try {
-      const r = await engine.ready().heldOutLoss(
-        jobId,
-        ids,
-        langs,
-        Comlink.proxy((done: number, total: number) => {
-          this.measureDone = done;
-          this.measureTotal = total;
-          this.measureCurrent = done < ids.length ? (names.get(ids[done]) ?? ids[done]) : null;
-        }),
-      );
+      const job = engine.ready().start('heldOutLoss', { modelIds: ids, languages: langs });
+      this.measureJob = job;
+      job.on(({ done, total }) => {
+        this.measureDone = done;
+        this.measureTotal = total;
+        this.measureCurrent = done < ids.length ? (names.get(ids[done]) ?? ids[done]) : null;
+      });
+      const r = settled(await job.outcome, 'Held-out measurement cancelled.');
       if (this.last === rec || this.last?.model.id === rec.model.id) Object.assign(this.last!, { heldOut: r, languages: langs, heldOutError: null });
     } catch (e) {
-      const msg = (e as Error).message;
-      if (this.last?.model.id === rec.model.id) this.last.heldOutError = cancelled(msg) ? 'Held-out measurement cancelled.' : msg;
+      if (this.last?.model.id === rec.model.id) this.last.heldOutError = (e as Error).message;
     } finally {
       this.measuring = false;
       this.cancelling = false;
@@ -197,22 +189,21 @@ class MergeRun {
 
   async runSearch(req: MergeSearchRequest): Promise<void> {
     if (this.busy) return;
-    const jobId = newJobId('merge-search');
-    this.searchJob = jobId;
     this.searching = true;
     this.searchCancelling = false;
     this.searchError = null;
     this.searchProgress = null;
     this.searchRequest = req;
     try {
-      const r = await engine.ready().mergeSearch(
-        jobId,
-        req,
-        Comlink.proxy((p: SearchProgress) => {
-          if (this.searchJob === jobId) this.searchProgress = p;
-        }),
-      );
-      if (!r.points.length) throw new Error('cancelled');
+      const job = engine.ready().start('mergeSearch', req);
+      this.searchJob = job;
+      job.on((p: SearchProgress) => {
+        if (this.searchJob === job) this.searchProgress = p;
+      });
+      const o = await job.outcome;
+      if (o.status === 'failed') throw new Error(o.error);
+      const r = o.result;
+      if (!r?.points.length) throw new Error('Search cancelled before it finished any point.');
       this.search = r;
       try {
         await save(SEARCH_KEY, r);
@@ -220,8 +211,7 @@ class MergeRun {
         this.saveError = `The search result is shown but will not survive a reload: ${(e as Error).message}`;
       }
     } catch (e) {
-      const msg = (e as Error).message;
-      this.searchError = cancelled(msg) ? 'Search cancelled before it finished any point.' : msg;
+      this.searchError = (e as Error).message;
     } finally {
       this.searching = false;
       this.searchCancelling = false;
@@ -233,7 +223,7 @@ class MergeRun {
   cancelSearch(): void {
     if (!this.searchJob) return;
     this.searchCancelling = true;
-    void engine.api?.cancel(this.searchJob);
+    void this.searchJob.cancel();
   }
 
   private async persistLast(): Promise<void> {

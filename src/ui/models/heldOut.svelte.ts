@@ -4,7 +4,8 @@
 import type { ModelSummary } from '../../engine/models.ts';
 import type { ZooManifest } from '../../store/builtinModels.ts';
 import { load, save } from '../../store/persist.ts';
-import { engine, newJobId } from '../engineClient.svelte.ts';
+import { type Job, resultOf } from '../../engine/api.ts';
+import { engine } from '../engineClient.svelte.ts';
 import { LANGUAGE_CODES } from '../../data/languages.ts';
 
 export interface RecomputedRow {
@@ -34,7 +35,7 @@ class HeldOut {
   startedMs = $state(0);
   message = $state<string | null>(null);
   private restored = false;
-  private jobId: string | null = null;
+  private job: Job<'heldOutLoss'> | null = null;
 
   async restore(): Promise<void> {
     if (this.restored) return;
@@ -64,8 +65,6 @@ class HeldOut {
    *  only that call measures exactly what the zoo's manifest measured. */
   async recompute(models: ModelSummary[]): Promise<void> {
     if (this.running || !models.length) return;
-    const jobId = newJobId('heldout');
-    this.jobId = jobId;
     this.running = true;
     this.cancelling = false;
     this.message = null;
@@ -76,7 +75,9 @@ class HeldOut {
       for (const m of models) {
         if (this.cancelling) throw new Error('cancelled');
         this.current = m.name;
-        const r = await engine.ready().heldOutLoss(jobId, [m.id], [...LANGUAGE_CODES]);
+        const job = engine.ready().start('heldOutLoss', { modelIds: [m.id], languages: [...LANGUAGE_CODES] });
+        this.job = job;
+        const r = resultOf(job.id, await job.outcome);
         const row: RecomputedRow = { modelId: m.id, name: m.name, losses: r[m.id], at: new Date().toISOString(), complete: true };
         this.rows = [...this.rows.filter((x) => x.modelId !== m.id), row];
         this.done++;
@@ -90,13 +91,13 @@ class HeldOut {
       this.running = false;
       this.cancelling = false;
       this.current = null;
-      this.jobId = null;
+      this.job = null;
     }
   }
 
   cancel(): void {
     this.cancelling = true;
-    if (this.jobId) void engine.api?.cancel(this.jobId);
+    void this.job?.cancel();
   }
 
   async removeRow(modelId: string): Promise<void> {

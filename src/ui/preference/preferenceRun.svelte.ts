@@ -2,13 +2,12 @@
 // telemetry (every step's TRL metrics, the evaluations, the over-optimisation warnings, the saved
 // stage models) and how it ended. The record is saved to IndexedDB as it grows, so the last run's
 // charts come back after a reload or a panel switch; the models themselves are saved by the engine.
-import * as Comlink from 'comlink';
-import type { DpoRequest } from '../../engine/engine.ts';
+import type { DpoRequest, Job } from '../../engine/api.ts';
 import type { DpoStepPoint } from '../../train/dpo.ts';
 import type { OverOptimisation, PolicyEval } from '../../train/dpoEval.ts';
 import type { PreferenceEvent, PreferenceOutcome, StageName } from '../../train/preference.ts';
-import { PersistedRun, isActive, type RunStatus } from '../common/persistedRun.svelte.ts';
-import { engine, newJobId } from '../engineClient.svelte.ts';
+import { PersistedRun, isActive, type RunBase, type RunStatus } from '../common/persistedRun.svelte.ts';
+import { engine } from '../engineClient.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
 
 export { isActive, type RunStatus } from '../common/persistedRun.svelte.ts';
@@ -25,7 +24,7 @@ export interface RunRequest extends Omit<DpoRequest, 'pairs' | 'onlinePrompts' |
   evalPerLanguage: number;
 }
 
-export interface RunRecord {
+export interface RunRecord extends RunBase {
   startedAt: string;
   request: RunRequest;
   policyName: string;
@@ -67,22 +66,53 @@ export function planStages(req: Pick<DpoRequest, 'mode' | 'offlineSteps' | 'onli
   return out;
 }
 
-class PreferenceRun extends PersistedRun<RunRecord> {
+class PreferenceRun extends PersistedRun<RunRecord, 'dpo'> {
   constructor() {
-    super('preference.lastRun', (saved) => {
-      saved.status = 'interrupted';
-      saved.phase = null;
-    });
+    super('preference.lastRun');
+  }
+
+  protected override interrupt(saved: RunRecord): void {
+    saved.status = 'interrupted';
+    saved.phase = null;
   }
 
   async start(req: DpoRequest, meta: { policyName: string; pairsLabel: string | null; languages: string[]; onlinePerLanguage: number; evalPerLanguage: number }): Promise<void> {
     if (this.active) return;
-    const jobId = newJobId('dpo');
-    this.jobId = jobId;
     this.cancelling = false;
+    this.pausing = false;
+    this.run = this.record(req, meta);
+    let job;
+    try {
+      job = engine.ready().start('dpo', req);
+    } catch (e) {
+      await this.finish(this.run, { status: 'error', error: (e as Error).message, etaSeconds: null, phase: null, sampling: null });
+      return;
+    }
+    await this.follow(job);
+  }
+
+  /** Shows a DPO job started elsewhere (another tab, before a reload) from its whole history. */
+  async adopt(job: Job<'dpo'>): Promise<void> {
+    if (this.active) throw new Error('A preference run is in progress here; cancel it or wait for it first.');
+    if (!job.request) throw new Error(`job ${job.id}: its request is not known`);
+    const req = job.request;
+    const langs = req.onlinePrompts?.languages ?? req.evalPrompts?.languages ?? [...new Set((req.pairs ?? []).map((p) => p.language))];
+    this.run = this.record(req, {
+      policyName: modelList.items.find((m) => m.id === req.modelId)?.name ?? req.modelId,
+      pairsLabel: req.pairs?.length ? `${req.pairs.length} pairs` : null,
+      languages: langs,
+      onlinePerLanguage: req.onlinePrompts?.perLanguage ?? 0,
+      evalPerLanguage: req.evalPrompts?.perLanguage ?? 0,
+    });
+    this.cancelling = false;
+    this.pausing = false;
+    await this.follow(job);
+  }
+
+  private record(req: DpoRequest, meta: { policyName: string; pairsLabel: string | null; languages: string[]; onlinePerLanguage: number; evalPerLanguage: number }): RunRecord {
     const stages = planStages(req);
     const { pairs, onlinePrompts: _o, evalPrompts: _e, weights: _w, ...rest } = req;
-    this.run = {
+    return {
       startedAt: new Date().toISOString(),
       request: { ...rest, sampling: { ...rest.sampling }, pairs: req.mode === 'online' ? 0 : (pairs?.length ?? 0), ...meta, languages: [...meta.languages] },
       policyName: meta.policyName,
@@ -102,95 +132,98 @@ class PreferenceRun extends PersistedRun<RunRecord> {
       result: null,
       error: null,
     };
-    const r = this.run; // the reactive proxy
-    this.persist(true);
-    const evaluating = req.evalPrompts !== undefined;
-    const onEvent = (e: PreferenceEvent) => {
-      if (this.jobId !== jobId) return;
-      if (e.type === 'paused' || e.type === 'resumed') {
-        // The engine's word that it really paused (before its next step) or resumed.
-        r.status = e.type === 'paused' ? 'paused' : 'running';
-        return;
-      }
-      if (r.status === 'starting') r.status = 'running';
-      r.stage = e.stage;
-      switch (e.type) {
-        case 'step': {
-          r.steps.push({ ...e.point, stage: e.stage, globalStep: e.globalStep });
-          r.fraction = e.fraction;
-          r.etaSeconds = Number.isFinite(e.etaSeconds) ? e.etaSeconds : null;
-          const st = stages.find((s) => s.stage === e.stage);
-          const last = st ? e.point.step >= st.steps : false;
-          // What comes next: an evaluation (every N steps and at the stage's end), saving, or the next step.
-          r.phase = evaluating && (last || (req.evalEvery > 0 && e.point.step % req.evalEvery === 0)) ? 'evaluating' : last ? 'saving' : 'training';
-          break;
-        }
-        case 'eval': {
-          r.evals.push({ ...e.point, stage: e.stage, globalStep: e.globalStep });
-          r.warnings = e.warnings;
-          if (r.steps.length === 0) r.phase = e.stage === 'offline' ? 'training' : 'sampling'; // the starting point
-          else {
-            const st = stages.find((s) => s.stage === e.stage);
-            r.phase = st && e.globalStep >= st.startsAfter + st.steps ? 'saving' : 'training';
-          }
-          break;
-        }
-        case 'sampling':
-          r.phase = 'sampling';
-          r.sampling = { done: e.done, total: e.total };
-          break;
-        case 'pairs':
-          r.onlinePairs.push({ stage: e.stage, pairs: e.pairs, skipped: e.skipped });
-          r.phase = 'training';
-          r.sampling = null;
-          break;
-        case 'saved': {
-          r.models.push({ stage: e.stage, id: e.modelId, name: e.name });
-          const i = stages.findIndex((s) => s.stage === e.stage);
-          const next = stages[i + 1];
-          if (next) {
-            r.stage = next.stage;
-            r.phase = next.stage === 'offline' ? 'training' : 'sampling';
-          } else r.phase = null;
-          void modelList.refresh();
-          break;
-        }
-      }
-      this.persist(e.type !== 'step');
-    };
-    let final: Partial<RunRecord>;
-    try {
-      const res: PreferenceOutcome = await engine.ready().dpo(jobId, req, Comlink.proxy(onEvent));
-      final = {
-        result: { stopped: res.stopped, error: res.error ?? null, seconds: res.seconds },
-        status: res.stopped,
-        warnings: res.warnings,
-        fraction: r.totalSteps ? res.steps.length / r.totalSteps : 1,
-        etaSeconds: null,
-        phase: null,
-        sampling: null,
-      };
-    } catch (e) {
-      final = { status: 'error', error: (e as Error).message, etaSeconds: null, phase: null, sampling: null };
+  }
+
+  protected apply(r: RunRecord, e: PreferenceEvent): boolean {
+    if (e.type === 'paused' || e.type === 'resumed') {
+      // The engine's word that it really paused (before its next step) or resumed.
+      r.status = e.type === 'paused' ? 'paused' : 'running';
+      return true;
     }
-    await this.finish(r, final);
-    if (this.jobId === jobId) this.jobId = null;
-    this.cancelling = false;
-    void modelList.refresh();
+    const stages = r.stages;
+    const evaluating = r.request.evalPerLanguage > 0;
+    if (r.status === 'starting') r.status = 'running';
+    r.stage = e.stage;
+    switch (e.type) {
+      case 'step': {
+        r.steps.push({ ...e.point, stage: e.stage, globalStep: e.globalStep });
+        r.fraction = e.fraction;
+        r.etaSeconds = Number.isFinite(e.etaSeconds) ? e.etaSeconds : null;
+        const st = stages.find((s) => s.stage === e.stage);
+        const last = st ? e.point.step >= st.steps : false;
+        // What comes next: an evaluation (every N steps and at the stage's end), saving, or the next step.
+        r.phase = evaluating && (last || (r.request.evalEvery > 0 && e.point.step % r.request.evalEvery === 0)) ? 'evaluating' : last ? 'saving' : 'training';
+        break;
+      }
+      case 'eval': {
+        r.evals.push({ ...e.point, stage: e.stage, globalStep: e.globalStep });
+        r.warnings = e.warnings;
+        if (r.steps.length === 0) r.phase = e.stage === 'offline' ? 'training' : 'sampling'; // the starting point
+        else {
+          const st = stages.find((s) => s.stage === e.stage);
+          r.phase = st && e.globalStep >= st.startsAfter + st.steps ? 'saving' : 'training';
+        }
+        break;
+      }
+      case 'sampling':
+        r.phase = 'sampling';
+        r.sampling = { done: e.done, total: e.total };
+        break;
+      case 'pairs':
+        r.onlinePairs.push({ stage: e.stage, pairs: e.pairs, skipped: e.skipped });
+        r.phase = 'training';
+        r.sampling = null;
+        break;
+      case 'saved': {
+        r.models.push({ stage: e.stage, id: e.modelId, name: e.name });
+        const i = stages.findIndex((s) => s.stage === e.stage);
+        const next = stages[i + 1];
+        if (next) {
+          r.stage = next.stage;
+          r.phase = next.stage === 'offline' ? 'training' : 'sampling';
+        } else r.phase = null;
+        void modelList.refresh();
+        break;
+      }
+    }
+    return false;
+  }
+
+  protected settle(r: RunRecord, res: PreferenceOutcome): Partial<RunRecord> {
+    return {
+      result: { stopped: res.stopped, error: res.error ?? null, seconds: res.seconds },
+      status: res.stopped,
+      warnings: res.warnings,
+      fraction: r.totalSteps ? res.steps.length / r.totalSteps : 1,
+      etaSeconds: null,
+      phase: null,
+      sampling: null,
+    };
+  }
+
+  protected clear(r: RunRecord): void {
+    r.steps = [];
+    r.evals = [];
+    r.warnings = [];
+    r.models = [];
+    r.onlinePairs = [];
+    r.stage = r.stages[0]?.stage ?? null;
+    r.phase = 'preparing';
+    r.sampling = null;
   }
 
   /** The engine pauses before its next optimizer step (a sampling round or an evaluation finishes first). */
-  pause(): void {
-    if (!this.jobId || !this.run || !isActive(this.run.status) || this.run.status === 'paused') return;
+  override pause(): void {
+    if (!this.job || !this.run || !isActive(this.run.status) || this.run.status === 'paused') return;
     this.run.status = 'paused';
-    void engine.api?.pause(this.jobId);
+    void this.job.pause();
     this.persist(true);
   }
 
-  resume(): void {
-    if (!this.jobId || !this.run) return;
+  override resume(): void {
+    if (!this.job || !this.run) return;
     this.run.status = 'running';
-    void engine.api?.resume(this.jobId);
+    void this.job.resume();
     this.persist(true);
   }
 }

@@ -1,7 +1,7 @@
 // The Preference form's settings, kept across reloads (localStorage), with defaults sized for a CPU
 // adapter, and one place that says what is wrong with a setting before the engine is asked.
 import { LANGUAGE_CODES } from '../../data/languages.ts';
-import type { DpoRequest } from '../../engine/engine.ts';
+import type { DpoRequest } from '../../engine/api.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import { DPO_LOSSES, type DpoLossType } from '../../ops/dpo.ts';
 import type { PreferenceMode } from '../../train/preference.ts';

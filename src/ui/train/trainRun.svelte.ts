@@ -1,17 +1,16 @@
-// One training run at a time for the page: the job in the worker, its live telemetry (every step's
+// One training run at a time for the page: the job (in the tab's worker or on the desktop runtime), its live telemetry (every step's
 // loss, the held-out evaluations, the checkpoints) and how it ended. The record is saved to
 // IndexedDB as it grows, so the last run's charts come back after a reload; the models themselves
 // (checkpoints and result) are saved by the engine.
-import * as Comlink from 'comlink';
-import type { TrainEvent, TrainRequest, TrainResult } from '../../engine/engine.ts';
+import type { Job, TrainEvent, TrainRequest, TrainResult } from '../../engine/api.ts';
 import type { EvalPoint, StepPoint } from '../../train/sft.ts';
-import { PersistedRun, type RunStatus } from '../common/persistedRun.svelte.ts';
-import { engine, newJobId } from '../engineClient.svelte.ts';
+import { PersistedRun, type RunBase, type RunStatus } from '../common/persistedRun.svelte.ts';
+import { engine } from '../engineClient.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
 
 export { isActive, type RunStatus } from '../common/persistedRun.svelte.ts';
 
-export interface RunRecord {
+export interface RunRecord extends RunBase {
   startedAt: string;
   /** What was asked (imported pairs by count and file name only). */
   request: Omit<TrainRequest, 'pairs'> & { pairs: number; pairsFile: string | null };
@@ -30,22 +29,40 @@ export interface RunRecord {
   error: string | null;
 }
 
-class TrainRun extends PersistedRun<RunRecord> {
-  /** Pause asked, not yet reached (the engine pauses between steps). */
-  pausing = $state(false);
-
+class TrainRun extends PersistedRun<RunRecord, 'train'> {
   constructor() {
     super('train.lastRun');
   }
 
   async start(req: TrainRequest, meta: { startModelName: string; pairsFile: string | null }): Promise<void> {
     if (this.active) return;
-    const { pairs, ...rest } = req;
-    const jobId = newJobId('train');
-    this.jobId = jobId;
     this.pausing = false;
     this.cancelling = false;
-    const run: RunRecord = {
+    this.run = this.record(req, meta);
+    let job;
+    try {
+      job = engine.ready().start('train', req);
+    } catch (e) {
+      await this.finish(this.run, { status: 'error', error: (e as Error).message, etaSeconds: null });
+      return;
+    }
+    await this.follow(job);
+  }
+
+  /** Shows a training job started elsewhere (another tab, before a reload) from its whole history. */
+  async adopt(job: Job<'train'>): Promise<void> {
+    if (this.active) throw new Error('A training run is in progress here; cancel it or wait for it first.');
+    if (!job.request) throw new Error(`job ${job.id}: its request is not known`);
+    const req = job.request;
+    this.run = this.record(req, { startModelName: modelList.items.find((m) => m.id === req.modelId)?.name ?? req.modelId, pairsFile: req.pairs?.length ? 'pairs' : null });
+    this.cancelling = false;
+    this.pausing = false;
+    await this.follow(job);
+  }
+
+  private record(req: TrainRequest, meta: { startModelName: string; pairsFile: string | null }): RunRecord {
+    const { pairs, ...rest } = req;
+    return {
       startedAt: new Date().toISOString(),
       request: { ...rest, mix: rest.mix.map((m) => ({ ...m })), pairs: pairs?.length ?? 0, pairsFile: meta.pairsFile },
       startModelName: meta.startModelName,
@@ -59,64 +76,45 @@ class TrainRun extends PersistedRun<RunRecord> {
       result: null,
       error: null,
     };
-    this.run = run;
-    const r = this.run; // the reactive proxy
-    this.persist(true);
-    const onEvent = (e: TrainEvent) => {
-      if (this.jobId !== jobId) return;
-      switch (e.type) {
-        case 'step':
-          if (r.status === 'starting') r.status = 'running';
-          r.steps.push(e.point);
-          r.fraction = e.fraction;
-          r.etaSeconds = e.etaSeconds;
-          break;
-        case 'eval':
-          r.evals.push(e.point);
-          break;
-        case 'checkpoint':
-          r.checkpoints.push({ step: e.step, modelId: e.model.id, modelName: e.model.name });
-          void modelList.refresh();
-          break;
-        case 'paused':
-          r.status = 'paused';
-          this.pausing = false;
-          break;
-        case 'resumed':
-          r.status = 'running';
-          break;
-      }
-      this.persist(e.type !== 'step');
-    };
-    let final: Partial<RunRecord>;
-    try {
-      const res: TrainResult = await engine.ready().train(jobId, req, Comlink.proxy(onEvent));
-      final = {
-        result: { modelId: res.model?.id ?? null, modelName: res.model?.name ?? null, steps: res.steps, seconds: res.seconds, error: res.error ?? null },
-        status: res.stopped,
-        fraction: res.steps / req.steps,
-        etaSeconds: null,
-      };
-    } catch (e) {
-      final = { status: 'error', error: (e as Error).message, etaSeconds: null };
+  }
+
+  protected apply(r: RunRecord, e: TrainEvent): boolean {
+    switch (e.type) {
+      case 'step':
+        if (r.status === 'starting') r.status = 'running';
+        r.steps.push(e.point);
+        r.fraction = e.fraction;
+        r.etaSeconds = e.etaSeconds;
+        return false;
+      case 'eval':
+        r.evals.push(e.point);
+        return false;
+      case 'checkpoint':
+        r.checkpoints.push({ step: e.step, modelId: e.model.id, modelName: e.model.name });
+        void modelList.refresh();
+        return false;
+      case 'paused':
+        r.status = 'paused';
+        return true;
+      case 'resumed':
+        r.status = 'running';
+        return true;
     }
-    await this.finish(r, final);
-    if (this.jobId === jobId) this.jobId = null;
-    this.pausing = false;
-    this.cancelling = false;
-    void modelList.refresh();
   }
 
-  pause(): void {
-    if (!this.jobId || this.run?.status !== 'running') return;
-    this.pausing = true;
-    void engine.api?.pause(this.jobId);
+  protected settle(r: RunRecord, res: TrainResult): Partial<RunRecord> {
+    return {
+      result: { modelId: res.model?.id ?? null, modelName: res.model?.name ?? null, steps: res.steps, seconds: res.seconds, error: res.error ?? null },
+      status: res.stopped,
+      fraction: res.steps / r.request.steps,
+      etaSeconds: null,
+    };
   }
 
-  resume(): void {
-    if (!this.jobId) return;
-    this.pausing = false;
-    void engine.api?.resume(this.jobId);
+  protected clear(r: RunRecord): void {
+    r.steps = [];
+    r.evals = [];
+    r.checkpoints = [];
   }
 }
 

@@ -1,32 +1,20 @@
-// `aya-playground zoo`: trains the shipped teacher pool (one teacher per language family, each
+// The zoo job (`aya-playground zoo`): trains the shipped teacher pool (one teacher per language family, each
 // also on eng/spa/fra) and a less-trained base student on all 23 languages, then measures every
 // model's held-out loss on every language. Deterministic (seeded), resumable (a finished model
-// with the same spec is kept), logged to <out>/zoo.log; the manifest records it all.
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
-import { join, relative } from 'node:path';
-import type { GpuContext } from '../gpu/context.ts';
-import { type ModelConfig, parameterCount, toHfConfig, validateConfig } from '../model/config.ts';
-import { encodeJson, readModelFolder, writeModelFolder } from '../model/folder.ts';
-import { readModelDir, writeModelDir } from '../model/folder.node.ts';
-import { initWeights } from '../model/init.ts';
-import { preset } from '../model/presets.ts';
-import type { BpeTokenizer } from '../tokenizer/bpe.ts';
-import type { UdhrDocument } from '../data/corpus.ts';
-import { FAMILIES, LANGUAGE_CODES } from '../data/languages.ts';
-import { evaluateWeights, HELD_OUT, runTraining, type TrainSpec } from '../train/sft.ts';
+// with the same spec is kept), logged to <out>/zoo.log; the manifest records it all. Models go
+// through the engine's library (folders <out>/<id>); the log and manifest need the platform's
+// output files (the CLI's).
+import { type ModelConfig, parameterCount, toHfConfig, validateConfig } from '../../model/config.ts';
+import { encodeJson, readModelFolder, writeModelFolder } from '../../model/folder.ts';
+import { initWeights } from '../../model/init.ts';
+import { preset } from '../../model/presets.ts';
+import { FAMILIES, LANGUAGE_CODES } from '../../data/languages.ts';
+import { evaluateWeights, HELD_OUT, runTraining, type TrainSpec } from '../../train/sft.ts';
+import type { ZooEvent, ZooRequest } from '../api.ts';
+import type { EngineCore } from '../core.ts';
+import type { JobControl } from '../jobRegistry.ts';
 
-export interface ZooOptions {
-  out: string;
-  teacherSteps: number;
-  studentSteps: number;
-  batchSize: number;
-  seqLen: number;
-  seed: number;
-  size: string;
-  evalExamples: number;
-  createdBy: string;
-}
+type ZooOptions = ZooRequest;
 
 interface ZooModel {
   id: string;
@@ -58,13 +46,16 @@ export function zooPlan(o: ZooOptions): ZooModel[] {
   return [...teachers, student];
 }
 
-export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<string, UdhrDocument>, o: ZooOptions, print: (line: string) => void): Promise<unknown> {
-  await mkdir(o.out, { recursive: true });
-  const logFile = join(o.out, 'zoo.log');
+export async function zoo(core: EngineCore, o: ZooRequest, ctl: JobControl<ZooEvent>): Promise<unknown> {
+  const files = core.platform.outputs;
+  if (!files) throw new Error('the zoo is trained from the command line: aya-playground zoo --out DIR');
+  const [ctx, tok, corpus] = await Promise.all([core.device.context(), core.resources.builtinTokenizer(), core.resources.documents()]);
+  const logFile = files.join(o.out, 'zoo.log');
+  const print = (line: string) => ctl.emit({ type: 'log', line });
   const log = async (line: string) => {
     const stamped = `${new Date().toISOString()} ${line}`;
     print(stamped);
-    await appendFile(logFile, `${stamped}\n`);
+    await files.append(logFile, `${stamped}\n`);
   };
   const p = preset(o.size);
   const config: ModelConfig = validateConfig({ ...p.config, vocabSize: tok.vocabSize, bosTokenId: tok.bos, eosTokenId: tok.eos, padTokenId: tok.pad });
@@ -74,12 +65,13 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
   const entries: Array<Record<string, unknown>> = [];
   const matrix: Record<string, Record<string, number>> = {};
   for (const m of plan) {
-    const dir = join(o.out, m.id);
+    ctl.throwIfStopped();
+    const dir = files.join(o.out, m.id);
     const specKey = JSON.stringify({ size: o.size, spec: m.spec, initSeed: m.initSeed, tokenizerVocab: tok.vocabSize });
     let weights;
     let record: Record<string, unknown> | null = null;
     try {
-      const existing = readModelFolder(await readModelDir(dir), m.id);
+      const existing = readModelFolder(await core.library.files(dir), m.id);
       const sameConfig = JSON.stringify(toHfConfig(existing.config)) === JSON.stringify(toHfConfig(config));
       if (existing.playground && existing.playground.spec_key === specKey && sameConfig) {
         weights = existing.weights;
@@ -99,12 +91,14 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
             log(`${m.id}: step ${s.step}/${m.spec.steps} loss ${s.loss.toFixed(4)} grad-norm ${s.gradNorm.toFixed(3)} lr ${s.lr.toExponential(2)} ${s.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(eta)} s left`).catch((e) => print(`(could not write ${logFile}: ${(e as Error).message})`));
           }
         },
+        shouldStop: ctl.shouldStop,
       }, null); // the matrix below evaluates every language once
+      ctl.throwIfStopped();
       if (outcome.stopped !== 'done') throw new Error(`${m.id}: training stopped (${outcome.stopped}): ${outcome.error ?? ''}`);
       weights = outcome.weights;
       const last = outcome.history.slice(-20);
       record = {
-        created_by: o.createdBy,
+        created_by: `${core.createdBy} zoo`,
         trained: true,
         role: m.role,
         family: m.family,
@@ -127,15 +121,15 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
     await log(`${m.id}: held-out loss ${LANGUAGE_CODES.map((l) => `${l} ${heldOut[l].toFixed(3)}`).join(' ')}`);
     // The held-out row goes into the model's own provenance too.
     record = { ...record, held_out_loss: heldOut };
-    await writeModelDir(dir, writeModelFolder({ config, weights, tokenizerJson: tok.toTokenizerJson(), tokenizerConfigJson: tok.tokenizerConfigJson(), playground: record }));
+    await core.library.save(dir, m.id, 'trained', config, writeModelFolder({ config, weights, tokenizerJson: tok.toTokenizerJson(), tokenizerConfigJson: tok.tokenizerConfigJson(), playground: record }), record);
     entries.push({ id: m.id, folder: `${m.id}/`, role: m.role, family: m.family, languages: m.languages, steps: record!.steps, seed: record!.seed, init_seed: m.initSeed, seconds: record!.seconds, final_train_loss: record!.final_train_loss });
   }
   const summary = summarizeMatrix(matrix);
   const manifest = {
-    created_by: o.createdBy,
+    created_by: `${core.createdBy} zoo`,
     created_at: new Date().toISOString(),
-    command: `aya-playground zoo --out ${relative(process.cwd(), o.out) || '.'} --size ${o.size} --teacher-steps ${o.teacherSteps} --student-steps ${o.studentSteps} --batch ${o.batchSize} --seq ${o.seqLen} --seed ${o.seed}`,
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? '', memory_gib: Math.round(totalmem() / 2 ** 30), node: process.versions.node, adapter: ctx.adapter },
+    command: `aya-playground zoo --out ${files.display(o.out)} --size ${o.size} --teacher-steps ${o.teacherSteps} --student-steps ${o.studentSteps} --batch ${o.batchSize} --seq ${o.seqLen} --seed ${o.seed}`,
+    machine: { ...(core.platform.machine?.() ?? {}), adapter: ctx.adapter },
     config,
     parameters: parameterCount(config),
     tokenizer: 'public/tokenizers/universal-23 (byte-level BPE, 4096)',
@@ -149,7 +143,7 @@ export async function runZoo(ctx: GpuContext, tok: BpeTokenizer, corpus: Map<str
     training_seconds: entries.reduce((t, e) => t + (e.seconds as number), 0),
     total_seconds: (performance.now() - started) / 1000,
   };
-  await writeFile(join(o.out, 'manifest.json'), encodeJson(manifest));
+  await files.write(files.join(o.out, 'manifest.json'), encodeJson(manifest));
   await log(`zoo: done in ${manifest.total_seconds.toFixed(0)} s (training ${manifest.training_seconds.toFixed(0)} s in all); ${summary.lines.join('; ')}`);
   return manifest;
 }
@@ -175,8 +169,4 @@ export function summarizeMatrix(matrix: Record<string, Record<string, number>>) 
     `base student worse than the best teacher on ${studentWorse}/23 languages`,
   ];
   return { bestTeacher, ownFamilyWins, distinctBestTeachers: distinctBest.size, studentWorseThanBestTeacher: studentWorse, lines };
-}
-
-export async function readManifest(out: string): Promise<unknown> {
-  return JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8'));
 }

@@ -1,41 +1,73 @@
-// The Engine's merge jobs, as functions (Engine.merge / Engine.mergeInspect delegate here): read the
-// stored models, merge on the GPU tensor by tensor, and build the new model's files; inspect task
-// vectors and one tensor's SLERP / TIES / DARE pictures for the Merge panel; search merge weights
-// (src/merge/search.ts) with every candidate merged in memory and scored by held-out loss.
+// The Engine's merge jobs: merge stored models on the GPU tensor by tensor into a new model (in
+// memory in the tab; streamed folder to folder in Node, so a merge of big models never holds them);
+// inspect task vectors and one tensor's SLERP / TIES / DARE pictures for the Merge panel; search
+// merge weights (src/merge/search.ts) with every candidate merged in memory and scored by held-out
+// loss.
 //
 // Public API:
-//   interface MergeRequest, MergeInspectRequest, MergeInspection
+//   merge(core, req, ctl) → MergeResult              (the job; a cancel leaves nothing behind)
+//   mergeSearch(core, req, ctl) → SearchResult       (the job; a cancel returns the points so far)
 //   runMergeJob(ctx, store, req, hooks) → { files, config, playground, warnings }
 //   inspectMerge(store, req) → MergeInspection
 //   runMergeSearchJob(ctx, store, docs, req, hooks) → SearchResult
-import type { GpuContext } from '../gpu/context.ts';
-import type { ModelConfig } from '../model/config.ts';
-import type { HostWeights } from '../model/init.ts';
-import { type ModelFiles, readModelFolder, writeModelFolder } from '../model/folder.ts';
-import { dareKey, type MergeConfig, modelRefs, planTensor } from '../merge/config.ts';
-import { checkMergeInputs, collectingSink, mergeModels, mergeProvenance, type MergeProgress, tokenizerDonor } from '../merge/merge.ts';
-import { memorySource, type ModelSource } from '../merge/source.ts';
-import { MERGEKIT_CONFIG_FILE, toMergekitYaml } from '../merge/yaml.ts';
-import { type DarePicture, darePicture, type LayerGroup, layerGroupOf, type SlerpPicture, slerpPicture, type TaskVectorSummary, TaskVectorStats, type TiesPicture, tiesPicture } from '../merge/inspect.ts';
-import type { ModelStore } from './models.ts';
-import { type MergeSearchRequest, runMergeSearch, type SearchProgress, type SearchResult, searchMergeConfig, validateSearchRequest } from '../merge/search.ts';
-import type { UdhrDocument } from '../data/corpus.ts';
-import { BpeTokenizer } from '../tokenizer/bpe.ts';
-import { evaluateWeights, HELD_OUT } from '../train/sft.ts';
+import type { GpuContext } from '../../gpu/context.ts';
+import type { ModelConfig } from '../../model/config.ts';
+import type { HostWeights } from '../../model/init.ts';
+import { type ModelFiles, readModelFolder, writeModelFolder } from '../../model/folder.ts';
+import { dareKey, type MergeConfig, modelRefs, planTensor } from '../../merge/config.ts';
+import { checkMergeInputs, collectingSink, mergeModels, mergeProvenance, type MergeProgress, tokenizerDonor } from '../../merge/merge.ts';
+import { memorySource, type ModelSource } from '../../merge/source.ts';
+import { MERGEKIT_CONFIG_FILE, toMergekitYaml } from '../../merge/yaml.ts';
+import { type DarePicture, darePicture, type LayerGroup, layerGroupOf, type SlerpPicture, slerpPicture, type TaskVectorSummary, TaskVectorStats, type TiesPicture, tiesPicture } from '../../merge/inspect.ts';
+import type { ModelStore } from '../models.ts';
+import { type MergeSearchRequest, runMergeSearch, type SearchProgress, type SearchResult, searchMergeConfig, validateSearchRequest } from '../../merge/search.ts';
+import type { UdhrDocument } from '../../data/corpus.ts';
+import { BpeTokenizer } from '../../tokenizer/bpe.ts';
+import { evaluateWeights, HELD_OUT } from '../../train/sft.ts';
 
-export type { MergeProgress, MergeSearchRequest, SearchProgress, SearchResult };
+import { JobCancelled, type MergeRequest, type MergeResult } from '../api.ts';
+import type { EngineCore } from '../core.ts';
+import type { JobControl } from '../jobRegistry.ts';
+
 export { MERGEKIT_CONFIG_FILE };
 
+/** mergekit semantics; playground.json of the result records the parents and the merge, and
+ *  mergekit_config.yml travels with its files. */
+export async function merge(core: EngineCore, req: MergeRequest, ctl: JobControl<MergeProgress>): Promise<MergeResult> {
+  if (!req?.config || !Array.isArray(req.config.models)) throw new Error('merge: the request needs a merge config with models');
+  if (!req.name?.trim()) throw new Error('merge: give the merged model a name');
+  const ctx = req.cpu ? null : await core.device.context();
+  const device = ctx ? 'gpu' : 'cpu';
+  const checkStop = () => {
+    if (ctl.shouldStop()) throw new JobCancelled(ctl.id);
+  };
+  const onProgress = (p: MergeProgress) => ctl.emit(p);
+  const store = core.library.store;
+  const outId = core.library.newId(req.name, req.outId);
+  if (core.platform.mergeFolders && store.localPath) {
+    // Folder to folder: references become paths inside the library, the output is staged and
+    // renamed into place at the end (a failed or cancelled merge leaves it as it was).
+    const paths = new Map<string, string>();
+    for (const r of new Set([...modelRefs(req.config), ...(req.config.tokenizerSource && !['base', 'union'].includes(req.config.tokenizerSource) ? [req.config.tokenizerSource] : [])])) paths.set(r, await store.localPath(r));
+    const mapped: MergeConfig = {
+      ...req.config,
+      baseModel: req.config.baseModel ? (paths.get(req.config.baseModel) ?? req.config.baseModel) : req.config.baseModel,
+      models: req.config.models.map((m) => ({ ...m, model: paths.get(m.model) ?? m.model })),
+      tokenizerSource: req.config.tokenizerSource && paths.has(req.config.tokenizerSource) ? paths.get(req.config.tokenizerSource) : req.config.tokenizerSource,
+    };
+    const r = await core.platform.mergeFolders(mapped, await store.localPath(outId, true), { ctx, maxShardBytes: req.maxShardBytes, createdBy: core.createdBy, checkStop, onProgress });
+    core.library.unload(outId);
+    const model = store.summary ? await store.summary(outId) : await core.library.describe(outId);
+    return { model: { ...model, name: req.name }, tensors: r.tensors, parameters: r.parameters, seconds: r.seconds, warnings: r.warnings, device };
+  }
+  const r = await runMergeJob(ctx, store, req, { createdBy: core.createdBy, checkStop, onProgress });
+  const model = await core.library.save(outId, req.name, 'trained', r.config, r.files, r.playground);
+  return { model, tensors: r.tensors, parameters: r.parameters, seconds: r.seconds, warnings: r.warnings, device };
+}
 
-export interface MergeRequest {
-  /** The merge; model references are model ids of the store. */
-  config: MergeConfig;
-  /** Name of the merged model. */
-  name: string;
-  /** Where to save the result (default: a new id). */
-  outId?: string;
-  /** Shard the weights above this many bytes (default: folder.ts's 2 GiB). */
-  maxShardBytes?: number;
+export async function mergeSearch(core: EngineCore, req: MergeSearchRequest, ctl: JobControl<SearchProgress>): Promise<SearchResult> {
+  const [ctx, docs] = await Promise.all([core.device.context(), core.resources.documents()]);
+  return runMergeSearchJob(ctx, core.library.store, docs, req, { shouldStop: ctl.shouldStop, onProgress: (p) => ctl.emit(p) });
 }
 
 const parseJson = (bytes: Uint8Array | null, what: string): unknown => {
@@ -60,7 +92,7 @@ export async function runMergeJob(
   store: ModelStore,
   req: MergeRequest,
   hooks: { createdBy: string; checkStop?: () => void; onProgress?: (p: MergeProgress) => void },
-): Promise<{ files: ModelFiles; config: ModelConfig; playground: Record<string, unknown>; warnings: string[] }> {
+): Promise<{ files: ModelFiles; config: ModelConfig; playground: Record<string, unknown>; warnings: string[]; tensors: number; parameters: number; seconds: number }> {
   if (!req.name?.trim()) throw new Error('merge: give the merged model a name');
   const refs = modelRefs(req.config);
   const sources = await openSources(store, refs);
@@ -87,7 +119,7 @@ export async function runMergeJob(
     { maxShardBytes: req.maxShardBytes },
   );
   files.set(MERGEKIT_CONFIG_FILE, new TextEncoder().encode(yaml));
-  return { files, config: outcome.config, playground, warnings: outcome.warnings };
+  return { files, config: outcome.config, playground, warnings: outcome.warnings, tensors: outcome.tensors, parameters: outcome.parameters, seconds: outcome.seconds };
 }
 
 // ---- inspection ----------------------------------------------------------------------------------

@@ -1,0 +1,467 @@
+// The Engine contract: everything the app, the CLI and the desktop runtime's clients can ask of an
+// engine, as plain serialisable values (structured-clone safe; the WebSocket codec carries Maps,
+// byte arrays and non-finite numbers too). One implementation (engine.ts) and two transports of it
+// (protocol.ts: a Worker port, a WebSocket) all satisfy `EngineApi`.
+//
+// Long work is a job (`start(kind, request)`): an id, an event stream that a client can subscribe to
+// and re-subscribe to (every event from the start is replayed, then live ones), one cancel semantic
+// and pause/resume where the job has steps to pause between.
+//
+// Cancel, the one semantic: cancel asks the job to stop at its next check; the job then ends with
+// status 'cancelled' and, where the job has one, the partial result (the text so far, the model
+// trained so far, the finished points); a job that has nothing partial to give (a merge, whose
+// output is left untouched; a bench) ends 'cancelled' with result null. `Job.result()` resolves only
+// for 'done'; `Job.outcome` says how any job ended.
+import type { AdapterSummary, DeviceLoss } from '../gpu/context.ts';
+import type { OpCheckResult } from '../ops/checks.ts';
+import type { BenchOptions, BenchProgress, BenchReport } from '../bench/bench.ts';
+import type { ModelFiles } from '../model/folder.ts';
+import type { StopReason } from '../model/generate.ts';
+import type { LogprobsResult } from '../model/logprobs.ts';
+import type { SamplingOptions } from '../model/sample.ts';
+import type { Prompt } from '../data/corpus.ts';
+import type { ModelSummary } from './models.ts';
+import type { MixEntry, PairRecord } from '../train/data.ts';
+import type { EvalPoint, StepPoint } from '../train/sft.ts';
+import type { ArbiterScore, ArbiterWeights } from '../arbiter/arbiter.ts';
+import type { ArbitragePrompt, ArbitrageResult, ArbitrageSpec, Generation, Strategy } from '../arbitrage/arbitrage.ts';
+import type { ExperimentReport, ExperimentStage } from '../arbitrage/experiment.ts';
+import type { EvalReport, Transcript } from '../eval/headToHead.ts';
+import type { DpoPair } from '../train/dpo.ts';
+import type { DpoLossType } from '../ops/dpo.ts';
+import type { PreferenceEvent, PreferenceMode, PreferenceOutcome } from '../train/preference.ts';
+import type { MergeConfig } from '../merge/config.ts';
+import type { MergeProgress } from '../merge/merge.ts';
+import type { MergeSearchRequest, SearchProgress, SearchResult } from '../merge/search.ts';
+import type { MergeInspection, MergeInspectRequest } from './jobs/merge.ts';
+import type { ZooManifest } from '../store/builtinModels.ts';
+
+export type { ModelSummary, ModelFiles, Prompt, MergeInspection, MergeInspectRequest, MergeProgress, MergeSearchRequest, SearchProgress, SearchResult, ZooManifest };
+
+// ---- plain calls ----------------------------------------------------------------------------------
+
+export interface EngineInfo {
+  adapter: AdapterSummary;
+  versions: { app: string; runtime: string };
+  matmul: { variants: string[]; default: string };
+  deviceLost: DeviceLoss | null;
+  /** Where this engine runs: the tab's Worker, the desktop runtime, the CLI. */
+  host: 'tab' | 'runtime' | 'cli';
+  /** The runtime's model library folders (absolute paths); empty elsewhere. */
+  libraryRoots: string[];
+}
+
+export interface TokenizeResult {
+  ids: number[];
+  tokens: string[];
+  decoded: string;
+  fertility: { tokens: number; chars: number; words: number; tokensPerChar: number; tokensPerWord: number };
+}
+
+export interface CreateModelRequest {
+  name: string;
+  preset: string;
+  seed: number;
+  /** Where to save it (default: a new id; the CLI passes the output folder). */
+  outId?: string;
+}
+
+/** Where an arbitrage or evaluation takes its prompts from. */
+export type PromptSource =
+  | { kind: 'udhr'; split: 'train' | 'heldout' }
+  | { kind: 'jsonl'; text: string; file: string; language?: string };
+
+export interface PromptSelection {
+  source: PromptSource;
+  /** Only these languages (default: all in the source). */
+  languages?: string[];
+  /** At most this many prompts per language, the first ones (default: all). */
+  perLanguage?: number;
+}
+
+export interface ScoreItem {
+  prompt: string;
+  completion: string;
+  language: string;
+  reference?: string;
+}
+
+export type LogprobsInput = { text: string; lang?: string } | { ids: number[] };
+
+// ---- jobs -----------------------------------------------------------------------------------------
+
+export interface CheckRequest {
+  seed: number;
+}
+export interface CheckEvent {
+  row: OpCheckResult;
+  index: number;
+  total: number;
+}
+export interface CheckSummary {
+  results: OpCheckResult[];
+  passed: number;
+  failed: number;
+  cancelled: boolean;
+  seed: number;
+}
+
+export interface SampleRequest {
+  modelId: string;
+  prompt: string;
+  lang: string;
+  sampling: SamplingOptions;
+}
+
+export interface SampleEvent {
+  /** Text completed by this token (may be empty while a multi-byte character is incomplete). */
+  delta: string;
+  id: number;
+  index: number;
+  tokensPerSecond: number;
+}
+
+export interface SampleResult {
+  text: string;
+  ids: number[];
+  promptIds: number[];
+  stopReason: StopReason;
+  tokensPerSecond: number;
+  ms: number;
+}
+
+export interface HeldOutRequest {
+  modelIds: string[];
+  /** Default: all 23. */
+  languages?: string[];
+}
+export interface HeldOutEvent {
+  done: number;
+  total: number;
+  modelId: string;
+}
+/** modelId → language → mean held-out token cross-entropy (nats). */
+export type HeldOutResult = Record<string, Record<string, number>>;
+
+export interface TrainRequest {
+  /** The model to start from (it is not modified: the result is saved as a new model). */
+  modelId: string;
+  /** Name of the trained model. */
+  name: string;
+  /** Where to save the result (default: a new id; the CLI passes the output folder). */
+  outId?: string;
+  mix: MixEntry[];
+  /** Prompt/completion pairs (SFT on completions only) instead of / besides the UDHR split. */
+  pairs?: PairRecord[];
+  useCorpus: boolean;
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  lr: number;
+  seed: number;
+  evalEvery: number;
+  checkpointEvery: number;
+}
+
+export type TrainEvent =
+  | { type: 'step'; point: StepPoint; fraction: number; etaSeconds: number }
+  | { type: 'eval'; point: EvalPoint }
+  | { type: 'checkpoint'; step: number; model: ModelSummary }
+  | { type: 'paused' | 'resumed' };
+
+export interface TrainResult {
+  model: ModelSummary | null;
+  stopped: 'done' | 'cancelled' | 'non-finite';
+  steps: number;
+  error?: string;
+  seconds: number;
+}
+
+/** An arbitrage run as the UI and CLI ask for it: models by id, prompts by selection. */
+export type ArbitrageRequest = Omit<ArbitrageSpec, 'teachers'> & {
+  teachers: string[];
+  prompts: PromptSelection;
+  weights?: ArbiterWeights;
+};
+
+export type ArbitrageEvent = { type: 'progress'; done: number; total: number; etaSeconds: number; latest: Generation };
+
+export interface EvalRequest {
+  a: string;
+  b: string;
+  prompts: PromptSelection;
+  samples: number;
+  seed: number;
+  sampling: Omit<SamplingOptions, 'seed'>;
+  bootstrap?: number;
+  weights?: ArbiterWeights;
+}
+
+export type EvalEvent = { type: 'progress'; done: number; total: number; etaSeconds: number; latest: Transcript };
+
+export interface ExperimentRequest {
+  teachers: string[];
+  student: string;
+  strategies: Strategy[];
+  trainPrompts: PromptSelection;
+  heldOutPrompts: PromptSelection;
+  samplesPerTeacher: number;
+  seed: number;
+  sampling: Omit<SamplingOptions, 'seed'>;
+  sft: { steps: number; batchSize: number; seqLen: number; lr: number };
+  evalSamples: number;
+  bootstrap?: number;
+  weights?: ArbiterWeights;
+  /** Where the students are saved: id = outPrefix + strategy (the CLI passes a folder path). */
+  outPrefix?: string;
+}
+
+export type ExperimentEvent = { type: 'stage'; stage: ExperimentStage; fraction: number; etaSeconds: number } | { type: 'partial'; report: ExperimentReport };
+
+export interface DpoRequest {
+  /** The starting policy (an SFT model); it is not modified. */
+  modelId: string;
+  /** Saved models are named "<name> · <stage>". */
+  name: string;
+  /** Where stage models are saved: id = outPrefix + stage (e.g. "offline", "online-2"). */
+  outPrefix?: string;
+  mode: PreferenceMode;
+  /** Offline pairs (arbitrage preference set, TRL JSONL, human clicks). */
+  pairs?: DpoPair[];
+  /** Prompts the online iterations sample on. */
+  onlinePrompts?: PromptSelection;
+  /** Held-out prompts for KL / entropy / mass / reward evaluations (none: no evaluations). */
+  evalPrompts?: PromptSelection;
+  loss: DpoLossType;
+  beta: number;
+  lr: number;
+  batchPairs: number;
+  seqLen: number;
+  seed: number;
+  offlineSteps: number;
+  onlineSteps: number;
+  iterations: number;
+  samplesPerPrompt: number;
+  sampling: Omit<SamplingOptions, 'seed'>;
+  evalEvery: number;
+  weights?: ArbiterWeights;
+}
+
+export interface MergeRequest {
+  /** The merge; model references are model ids of the engine's library. */
+  config: MergeConfig;
+  /** Name of the merged model. */
+  name: string;
+  /** Where to save the result (default: a new id; the CLI passes the output folder). */
+  outId?: string;
+  /** Shard the weights above this many bytes (default: folder.ts's 2 GiB). */
+  maxShardBytes?: number;
+  /** Merge on the CPU reference instead of the GPU. */
+  cpu?: boolean;
+}
+
+export interface MergeResult {
+  model: ModelSummary;
+  tensors: number;
+  parameters: number;
+  seconds: number;
+  warnings: string[];
+  device: 'gpu' | 'cpu';
+}
+
+export interface ZooRequest {
+  /** Output folder (a model id of the engine's library: the CLI passes a path). */
+  out: string;
+  size: string;
+  teacherSteps: number;
+  studentSteps: number;
+  batchSize: number;
+  seqLen: number;
+  seed: number;
+  evalExamples: number;
+}
+export type ZooEvent = { type: 'log'; line: string };
+
+export interface TokenizerTrainRequest {
+  vocabSize: number;
+}
+export interface TokenizerTrainResult {
+  /** tokenizer.json and tokenizer_config.json. */
+  files: ModelFiles;
+  vocabSize: number;
+  merges: number;
+  seconds: number;
+}
+
+/** Every job kind: what it takes, what it reports while it runs, what it gives at the end. */
+export interface JobTypes {
+  checkOps: { request: CheckRequest; event: CheckEvent; result: CheckSummary };
+  bench: { request: BenchOptions; event: BenchProgress; result: BenchReport };
+  sample: { request: SampleRequest; event: SampleEvent; result: SampleResult };
+  heldOutLoss: { request: HeldOutRequest; event: HeldOutEvent; result: HeldOutResult };
+  train: { request: TrainRequest; event: TrainEvent; result: TrainResult };
+  arbitrage: { request: ArbitrageRequest; event: ArbitrageEvent; result: ArbitrageResult };
+  evaluate: { request: EvalRequest; event: EvalEvent; result: EvalReport };
+  arbitrageExperiment: { request: ExperimentRequest; event: ExperimentEvent; result: ExperimentReport };
+  dpo: { request: DpoRequest; event: PreferenceEvent; result: PreferenceOutcome };
+  merge: { request: MergeRequest; event: MergeProgress; result: MergeResult };
+  mergeSearch: { request: MergeSearchRequest; event: SearchProgress; result: SearchResult };
+  zoo: { request: ZooRequest; event: ZooEvent; result: unknown };
+  trainTokenizer: { request: TokenizerTrainRequest; event: never; result: TokenizerTrainResult };
+}
+
+export type JobKind = keyof JobTypes;
+export type JobRequest<K extends JobKind> = JobTypes[K]['request'];
+export type JobEvent<K extends JobKind> = JobTypes[K]['event'];
+export type JobResult<K extends JobKind> = JobTypes[K]['result'];
+
+export const JOB_KINDS: readonly JobKind[] = [
+  'checkOps',
+  'bench',
+  'sample',
+  'heldOutLoss',
+  'train',
+  'arbitrage',
+  'evaluate',
+  'arbitrageExperiment',
+  'dpo',
+  'merge',
+  'mergeSearch',
+  'zoo',
+  'trainTokenizer',
+];
+
+/** Jobs with steps to pause between. */
+export const PAUSABLE: readonly JobKind[] = ['train', 'dpo'];
+
+export type JobState = 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+
+export type JobOutcome<R> = { status: 'done'; result: R } | { status: 'cancelled'; result: R | null } | { status: 'failed'; error: string };
+
+/** What a job list shows. */
+export interface JobInfo {
+  id: string;
+  kind: JobKind;
+  /** A short description (the model it trains, the models it compares). */
+  label: string;
+  state: JobState;
+  startedAt: string;
+  endedAt: string | null;
+  /** The last fraction an event reported (null when the job reports none). */
+  fraction: number | null;
+  events: number;
+  pausable: boolean;
+  /** Set for a failed job. */
+  error: string | null;
+}
+
+/** One running or finished job, seen from a client. */
+export interface Job<K extends JobKind = JobKind> {
+  readonly id: string;
+  readonly kind: K;
+  /** What the job was started with (known to the client that started it, and after attach). */
+  readonly request: JobRequest<K> | null;
+  /** `listener` gets every event the job has emitted so far (its whole history), then each new one.
+   *  Returns the unsubscribe. */
+  on(listener: (e: JobEvent<K>) => void): () => void;
+  /** How the job ended (never rejects; a transport that is gone ends it 'failed', saying so). */
+  readonly outcome: Promise<JobOutcome<JobResult<K>>>;
+  /** The result of a job that ended 'done'; rejects with the error or a JobCancelled otherwise. */
+  result(): Promise<JobResult<K>>;
+  cancel(): Promise<void>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+export type EngineEvent = { type: 'device-lost'; loss: DeviceLoss } | { type: 'jobs'; jobs: JobInfo[] };
+
+export class JobCancelled extends Error {
+  constructor(
+    jobId: string,
+    readonly partial: unknown = null,
+  ) {
+    super(`job ${jobId} was cancelled`);
+    this.name = 'JobCancelled';
+  }
+}
+
+/** The plain calls (request → answer). Every name here is a method of EngineApi. */
+export interface EngineCalls {
+  info(): Promise<EngineInfo>;
+  /** Drops the current device (if any) and acquires a new one. */
+  restart(): Promise<EngineInfo>;
+  /** Loses the device on purpose (to exercise the recovery path from the UI and tests). */
+  simulateDeviceLoss(): Promise<void>;
+  listModels(): Promise<ModelSummary[]>;
+  /** A randomly initialised model of a preset size with the universal tokenizer, saved. */
+  createModel(req: CreateModelRequest): Promise<ModelSummary>;
+  /** Validates a model folder's files fully (config, every tensor, tokenizer) before storing them. */
+  importModel(name: string, files: ModelFiles): Promise<ModelSummary>;
+  exportModel(id: string): Promise<ModelFiles>;
+  deleteModel(id: string): Promise<void>;
+  /** Held-out (or training) UDHR prompts of one language. */
+  prompts(lang: string, split?: 'train' | 'heldout'): Promise<Prompt[]>;
+  /** With a model id: that model's tokenizer; null: the universal one. */
+  tokenize(modelId: string | null, text: string): Promise<TokenizeResult>;
+  /** Text is scored after `<bos>` (and `<lang:xx>` when a language is given). */
+  logprobs(modelId: string, input: LogprobsInput): Promise<LogprobsResult>;
+  zooManifest(): Promise<ZooManifest | null>;
+  /** Arbiter scores of completions (reward + components + the raw measurements). */
+  score(items: ScoreItem[], weights?: ArbiterWeights): Promise<ArbiterScore[]>;
+  promptSet(sel: PromptSelection): Promise<ArbitragePrompt[]>;
+  mergeInspect(req: MergeInspectRequest): Promise<MergeInspection>;
+  /** Running and finished jobs (the most recent finished ones are kept). */
+  jobs(): Promise<JobInfo[]>;
+}
+
+export const CALLS: ReadonlyArray<keyof EngineCalls> = [
+  'info',
+  'restart',
+  'simulateDeviceLoss',
+  'listModels',
+  'createModel',
+  'importModel',
+  'exportModel',
+  'deleteModel',
+  'prompts',
+  'tokenize',
+  'logprobs',
+  'zooManifest',
+  'score',
+  'promptSet',
+  'mergeInspect',
+  'jobs',
+];
+
+export interface EngineApi extends EngineCalls {
+  /** Starts a job; its events can be followed at once (nothing is missed: history is replayed). */
+  start<K extends JobKind>(kind: K, request: JobRequest<K>): Job<K>;
+  /** A job started earlier (by this client or another, before a reload): its whole history, then
+   *  live events. Rejects when the engine does not know the id. */
+  attach<K extends JobKind = JobKind>(jobId: string): Promise<Job<K>>;
+  /** Device losses and changes to the job list. Returns the unsubscribe. */
+  subscribe(listener: (e: EngineEvent) => void): () => void;
+}
+
+/** Settles a job's outcome into its result (for callers that do not expect a cancel). */
+export function resultOf<R>(jobId: string, outcome: JobOutcome<R>): R {
+  if (outcome.status === 'done') return outcome.result;
+  if (outcome.status === 'cancelled') throw new JobCancelled(jobId, outcome.result);
+  throw new Error(outcome.error);
+}
+
+export const CALL_NAMES: ReadonlySet<string> = new Set(CALLS);
+
+let jobCounter = 0;
+/** A job id: unique per client (time, counter, random), readable in logs. */
+export function newJobId(kind: string): string {
+  const rand = Math.floor(Math.random() * 2 ** 32).toString(36);
+  return `${kind}-${Date.now().toString(36)}-${(++jobCounter).toString(36)}${rand}`;
+}
+
+/** A job's result, or its partial result when it was cancelled (null when it has none); throws the
+ *  error of a failed job. */
+export function partialResult<R>(outcome: JobOutcome<R>): R | null {
+  if (outcome.status === 'failed') throw new Error(outcome.error);
+  return outcome.result;
+}

