@@ -439,6 +439,8 @@ export interface EngineApi extends EngineCalls {
   /** A job started earlier (by this client or another, before a reload): its whole history, then
    *  live events. Rejects when the engine does not know the id. */
   attach<K extends JobKind = JobKind>(jobId: string): Promise<Job<K>>;
+  /** Cancels, pauses or resumes a job by id without following it. */
+  control(jobId: string, action: 'cancel' | 'pause' | 'resume'): Promise<void>;
   /** Device losses and changes to the job list. Returns the unsubscribe. */
   subscribe(listener: (e: EngineEvent) => void): () => void;
 }

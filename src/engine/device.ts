@@ -31,6 +31,11 @@ export class DeviceManager {
     return this.ctx;
   }
 
+  /** A device is up (or coming up) and has not been lost. */
+  live(): boolean {
+    return this.ctx !== null;
+  }
+
   onDeviceLost(listener: (loss: DeviceLoss) => void): () => void {
     this.lostListeners.add(listener);
     return () => this.lostListeners.delete(listener);

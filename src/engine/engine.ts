@@ -118,13 +118,17 @@ export class Engine implements EngineApi {
     };
   }
 
+  /** A new device. On the runtime the device is shared by every client: a live one is kept (another
+   *  client may have brought it up after a loss, with jobs on it). */
   async restart(): Promise<EngineInfo> {
+    if (this.platform.host === 'runtime' && this.core.device.live()) return this.info();
     this.core.library.forget();
     await this.core.device.restart();
     return this.info();
   }
 
-  simulateDeviceLoss(): Promise<void> {
+  async simulateDeviceLoss(): Promise<void> {
+    if (this.platform.host === 'runtime') throw new Error("simulating a device loss is for this tab's engine: on the desktop runtime it would stop every client's jobs");
     return this.core.device.simulateLoss();
   }
 
@@ -204,6 +208,12 @@ export class Engine implements EngineApi {
     return localJob<K>(this.jobRegistry.get(jobId));
   }
 
+  async control(jobId: string, action: 'cancel' | 'pause' | 'resume'): Promise<void> {
+    if (action !== 'cancel' && action !== 'pause' && action !== 'resume') throw new Error(`unknown job action '${String(action).slice(0, 20)}'`);
+    this.jobRegistry.get(jobId)[action]();
+    this.jobRegistry.changed();
+  }
+
   /** The record behind a job (its request, for a client that re-attaches). */
   jobRecord(jobId: string): JobRecord {
     return this.jobRegistry.get(jobId);
@@ -218,8 +228,14 @@ export class Engine implements EngineApi {
     for (const l of this.listeners) l(e);
   }
 
+  /** Cancels the running jobs, waits up to `waitMs` for them to end, then releases the device. */
+  async shutdown(waitMs: number): Promise<void> {
+    await this.jobRegistry.cancelAll(waitMs);
+    this.dispose();
+  }
+
   dispose(): void {
-    this.jobRegistry.cancelAll();
+    void this.jobRegistry.cancelAll();
     this.core.library.forget();
     this.core.device.dispose();
   }

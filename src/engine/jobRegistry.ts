@@ -61,10 +61,11 @@ export class JobRecord {
     };
   }
 
-  /** Replays the history (and the end, for a finished job) to `listener`, then follows the job. */
-  follow(listener: (m: JobMessage) => void): () => void {
-    this.history.forEach((data, seq) => listener({ type: 'event', seq, data }));
-    if (this.state === 'paused') listener({ type: 'state', state: 'paused' });
+  /** Replays the history from event `from` (and the state, or the end for a finished job) to
+   *  `listener`, then follows the job. */
+  follow(listener: (m: JobMessage) => void, from = 0): () => void {
+    for (let seq = Math.max(0, from); seq < this.history.length; seq++) listener({ type: 'event', seq, data: this.history[seq] });
+    if (!this.outcome) listener({ type: 'state', state: this.state });
     if (this.outcome) {
       listener({ type: 'end', outcome: this.outcome });
       return () => {};
@@ -139,8 +140,9 @@ export class JobRegistry {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly changeListeners = new Set<(jobs: JobInfo[]) => void>();
 
-  /** `keepFinished`: how many finished jobs stay attachable. */
-  constructor(private readonly keepFinished = 100) {}
+  /** `keepFinished`: how many finished jobs of each kind stay attachable (a Compare click is a
+   *  sample job: many of them must not push out last night's training run). */
+  constructor(private readonly keepFinished = 50) {}
 
   start<E, R>(kind: JobKind, id: string, request: unknown, label: string, run: (ctl: JobControl<E>) => Promise<R>): JobRecord {
     if (!JOB_ID.test(id)) throw new Error(`bad job id '${id.slice(0, 40)}': letters, digits and . _ : - only, at most 128`);
@@ -196,13 +198,17 @@ export class JobRegistry {
     for (const l of this.changeListeners) l(jobs);
   }
 
-  /** Cancels every running job (on shutdown). */
-  cancelAll(): void {
-    for (const j of this.jobs.values()) if (!j.outcome) j.cancel();
+  /** Cancels every running job (on shutdown) and waits up to `waitMs` for them to end (a training
+   *  run saves what it has). */
+  async cancelAll(waitMs = 0): Promise<void> {
+    const running = [...this.jobs.values()].filter((j) => !j.outcome);
+    for (const j of running) j.cancel();
+    if (waitMs > 0 && running.length) await Promise.race([Promise.all(running.map((j) => j.done)), new Promise((r) => setTimeout(r, waitMs))]);
   }
 
   private prune(): void {
-    const finished = [...this.jobs.values()].filter((j) => j.outcome);
-    for (const j of finished.slice(0, Math.max(0, finished.length - this.keepFinished))) this.jobs.delete(j.id);
+    const byKind = new Map<JobKind, JobRecord[]>();
+    for (const j of this.jobs.values()) if (j.outcome) byKind.set(j.kind, [...(byKind.get(j.kind) ?? []), j]);
+    for (const finished of byKind.values()) for (const j of finished.slice(0, Math.max(0, finished.length - this.keepFinished))) this.jobs.delete(j.id);
   }
 }

@@ -5,11 +5,11 @@
 // Client → engine                                          Engine → client
 //   {id, kind: 'call', method, payload: [args]}              {id, kind: 'return', payload}
 //   {id, kind: 'start', method: jobKind, payload: {job, request}}   {id, kind: 'throw', payload: {name, message}}
-//   {id, kind: 'subscribe' | 'unsubscribe', payload: {job}}  {kind: 'event', job, payload: JobMessage}
+//   {id, kind: 'subscribe' | 'unsubscribe', payload: {job, from?}} {kind: 'event', job, payload: JobMessage}
 //   {id, kind: 'cancel' | 'pause' | 'resume', payload: {job}} {kind: 'event', channel: 'engine', payload: EngineEvent}
 //
-// A subscribe replays the job's whole history (events numbered from 0), then follows it; a client
-// that re-subscribes after a reconnect drops what it has already seen. A malformed or unknown
+// A subscribe replays the job's history (events numbered from 0; from `from` on, for a client that
+// re-subscribes after a reconnect with what it has already seen), then follows it. A malformed or unknown
 // message is answered with a 'throw' (id null when it had none) and the connection goes on.
 import { CALL_NAMES, type EngineApi, type EngineEvent, type Job, type JobInfo, type JobKind, type JobOutcome, type JobRequest, JOB_KINDS, newJobId, resultOf } from './api.ts';
 import type { Engine } from './engine.ts';
@@ -26,6 +26,9 @@ export interface Port {
 
 type Kind = 'call' | 'start' | 'subscribe' | 'unsubscribe' | 'cancel' | 'pause' | 'resume';
 const KINDS: ReadonlySet<string> = new Set<Kind>(['call', 'start', 'subscribe', 'unsubscribe', 'cancel', 'pause', 'resume']);
+
+/** An error the engine answered (as opposed to a transport that went away before it could). */
+class EngineError extends Error {}
 
 interface ClientMessage {
   id: number;
@@ -66,14 +69,13 @@ export function serveEngine(engine: Engine, port: Port): () => void {
     }
   };
   const offEngine = engine.subscribe((e: EngineEvent) => send({ kind: 'event', channel: 'engine', payload: e }));
-  const follow = (jobId: string) => {
+  const follow = (jobId: string, from = 0) => {
     follows.get(jobId)?.();
     const rec = engine.jobRecord(jobId);
-    let unfollow: (() => void) | null = null;
-    unfollow = rec.follow((payload: JobMessage) => {
+    const unfollow = rec.follow((payload: JobMessage) => {
       send({ kind: 'event', job: jobId, payload });
       if (payload.type === 'end') follows.delete(jobId);
-    });
+    }, from);
     if (!rec.outcome) follows.set(jobId, unfollow);
     return rec;
   };
@@ -94,7 +96,8 @@ export function serveEngine(engine: Engine, port: Port): () => void {
         return rec.info();
       }
       case 'subscribe': {
-        const rec = follow(jobIdOf(m.payload));
+        const from = (m.payload as { from?: unknown }).from;
+        const rec = follow(jobIdOf(m.payload), typeof from === 'number' && Number.isSafeInteger(from) ? from : 0);
         return { info: rec.info(), request: rec.request } satisfies SubscribeAnswer;
       }
       case 'unsubscribe': {
@@ -106,10 +109,8 @@ export function serveEngine(engine: Engine, port: Port): () => void {
       case 'cancel':
       case 'pause':
       case 'resume': {
-        const rec = engine.jobRecord(jobIdOf(m.payload));
-        rec[m.kind]();
-        engine.jobRegistry.changed();
-        return rec.info();
+        await engine.control(jobIdOf(m.payload), m.kind);
+        return engine.jobRecord(jobIdOf(m.payload)).info();
       }
     }
   };
@@ -140,6 +141,10 @@ export function serveEngine(engine: Engine, port: Port): () => void {
 }
 
 // ---- the client ------------------------------------------------------------------------------------
+
+/** How a followed job ends when its client closes the connection: the engine goes on with it (a
+ *  runtime job), so a run that shows it stays active and can be followed again. */
+export const DETACHED = 'detached: this client closed its connection to the engine; the job itself goes on there';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -275,7 +280,10 @@ export class RemoteEngine {
     // Jobs followed before a reconnect: follow them again (the history is replayed; seen events
     // are dropped), or end them if the engine no longer knows them.
     for (const job of [...this.jobsById.values()]) {
-      this.request('subscribe', undefined, { job: job.id }).catch((e: Error) => job.end({ status: 'failed', error: `${this.opts.lostMessage}; the job is gone (${e.message})` }));
+      this.request('subscribe', undefined, { job: job.id, from: job.history.length }).catch((e: Error) => {
+        // The engine no longer knows it (a new runtime process); a link that dropped again retries.
+        if (e instanceof EngineError) job.end({ status: 'failed', error: `${this.opts.lostMessage}; the job is gone (${e.message})` });
+      });
     }
   }
 
@@ -324,7 +332,7 @@ export class RemoteEngine {
     if (m.kind === 'return') p.resolve(m.payload);
     else {
       const err = m.payload as { name?: string; message?: string } | undefined;
-      const e = new Error(err?.message ?? 'the engine failed without a message');
+      const e = new EngineError(err?.message ?? 'the engine failed without a message');
       if (err?.name) e.name = err.name;
       p.reject(e);
     }
@@ -354,24 +362,39 @@ export class RemoteEngine {
   start<K extends JobKind>(kind: K, request: JobRequest<K>): Job<K> {
     const job = new RemoteJob(newJobId(kind), kind, this, request);
     this.jobsById.set(job.id, job);
-    this.request('start', kind, { job: job.id, request }).catch((e: Error) => job.end({ status: 'failed', error: e.message }));
+    this.request('start', kind, { job: job.id, request }).catch((e: Error) => {
+      // Refused by the engine: the job never ran. A transport that went away before the answer:
+      // the job may be running there; the reconnect follows it again (or says it is gone).
+      if (e instanceof EngineError || !this.opts.reconnect) job.end({ status: 'failed', error: e.message });
+    });
     return job as unknown as Job<K>;
   }
+
+  private readonly attaching = new Map<string, Promise<RemoteJob>>();
 
   async attach<K extends JobKind>(jobId: string): Promise<Job<K>> {
     const known = this.jobsById.get(jobId);
     if (known) return known as unknown as Job<K>;
-    const job = new RemoteJob(jobId, 'train' as JobKind, this);
-    this.jobsById.set(jobId, job);
-    try {
-      const a = (await this.request('subscribe', undefined, { job: jobId })) as SubscribeAnswer;
-      (job as { kind: JobKind }).kind = a.info.kind;
-      job.request = a.request as never;
-    } catch (e) {
-      this.jobsById.delete(jobId);
-      throw e;
+    let pending = this.attaching.get(jobId);
+    if (!pending) {
+      pending = (async () => {
+        const job = new RemoteJob(jobId, 'train' as JobKind, this);
+        this.jobsById.set(jobId, job);
+        try {
+          const a = (await this.request('subscribe', undefined, { job: jobId })) as SubscribeAnswer;
+          (job as { kind: JobKind }).kind = a.info.kind;
+          job.request = a.request as never;
+          return job;
+        } catch (e) {
+          if (this.jobsById.get(jobId) === job) this.jobsById.delete(jobId);
+          throw e;
+        } finally {
+          this.attaching.delete(jobId);
+        }
+      })();
+      this.attaching.set(jobId, pending);
     }
-    return job as unknown as Job<K>;
+    return (await pending) as unknown as Job<K>;
   }
 
   async control(kind: 'cancel' | 'pause' | 'resume', jobId: string): Promise<void> {
@@ -394,7 +417,7 @@ export class RemoteEngine {
     this.port = null;
     for (const p of this.pending.values()) p.reject(new Error('the connection was closed'));
     this.pending.clear();
-    this.failAll('the connection to the engine was closed');
+    this.failAll(DETACHED);
     this.setStatus('closed');
     port?.close();
   }
@@ -412,6 +435,7 @@ export function connectEngine(open: () => Promise<Port>, opts: ConnectOptions): 
     connection: conn,
     start: conn.start.bind(conn),
     attach: conn.attach.bind(conn),
+    control: (jobId: string, action: 'cancel' | 'pause' | 'resume') => conn.control(action, jobId),
     subscribe: conn.subscribe.bind(conn),
     close: conn.close.bind(conn),
   };

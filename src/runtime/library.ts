@@ -42,6 +42,8 @@ const inside = (root: string, p: string) => p === root || p.startsWith(root.ends
 export function folderLibrary(roots: LibraryRoot[]): ModelStore & { resolveId(id: string, forWrite?: boolean): Promise<string> } {
   if (roots.length === 0) throw new Error('the model library needs at least one folder');
   const byLabel = new Map(roots.map((r) => [r.label, r]));
+  /** Ids handed out for new models whose folders may not exist yet (two runs of one name). */
+  const reserved = new Set<string>();
 
   /** The id's folder, inside its root (a folder that may not exist yet when `forWrite`). */
   async function resolveId(id: string, forWrite = false): Promise<string> {
@@ -62,6 +64,15 @@ export function folderLibrary(roots: LibraryRoot[]): ModelStore & { resolveId(id
     }
     const real = await realpath(probe);
     if (!inside(rootReal, real)) throw new PathRefused(`model id '${id.slice(0, 80)}' leads outside the library folder ${root.dir} (through a symbolic link); refused`);
+    // The files in it too: a link in a model folder must not lead out either.
+    if (probe === target && (await lstat(target)).isDirectory()) {
+      for (const name of await readdir(target)) {
+        const f = join(target, name);
+        if ((await lstat(f)).isSymbolicLink() && !inside(rootReal, await realpath(f).catch(() => f))) {
+          throw new PathRefused(`${f} is a symbolic link that leads outside the library folder ${root.dir}; refused`);
+        }
+      }
+    }
     return target;
   }
 
@@ -108,8 +119,10 @@ export function folderLibrary(roots: LibraryRoot[]): ModelStore & { resolveId(id
       const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48) || 'model';
       const root = roots[0];
       let folder = slug;
-      for (let i = 2; existsSync(join(root.dir, folder)); i++) folder = `${slug}-${i}`;
-      return `${root.label}/${folder}`;
+      for (let i = 2; existsSync(join(root.dir, folder)) || reserved.has(`${root.label}/${folder}`); i++) folder = `${slug}-${i}`;
+      const id = `${root.label}/${folder}`;
+      reserved.add(id);
+      return id;
     },
     async summary(id: string): Promise<ModelSummary> {
       const dir = await resolveId(id);

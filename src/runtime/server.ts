@@ -29,7 +29,9 @@ import { combinedStore } from '../store/builtinModels.ts';
 import { nodeMachine, readBuiltinTokenizer } from '../cli/platform.ts';
 import { folderLibrary, labelRoots, zooLibrary } from './library.ts';
 
-export const TOKEN_COOKIE = 'aya_runtime_token';
+/** The cookie's name carries the port: browsers do not keep cookies apart by port, and two runtimes
+ *  on one machine must not overwrite each other's. */
+export const tokenCookie = (port: number) => `aya_runtime_token_${port}`;
 export const ENGINE_PATH = '/engine';
 export const RUNTIME_INFO_PATH = '/runtime.json';
 export const DEV_ORIGINS = ['http://127.0.0.1:5173', 'http://localhost:5173', 'http://127.0.0.1:4173', 'http://localhost:4173'];
@@ -82,16 +84,30 @@ function cookieValue(header: string | undefined, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      return null; // a malformed escape is no token
+    }
   }
   return null;
+}
+
+/** The request's path and query, or null for a target that is not a URL path ("//", garbage). */
+function requestUrl(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://runtime');
+  } catch {
+    return null;
+  }
 }
 
 class FailureLimiter {
   private readonly failures = new Map<string, { count: number; first: number; lockedUntil: number }>();
   constructor(private readonly o: { maxFailures: number; windowMs: number; lockoutMs: number }) {}
 
-  /** Seconds left in a lockout, or 0. */
+  /** Seconds left in a lockout of `addr`'s wrong tokens, or 0. */
   locked(addr: string): number {
     const f = this.failures.get(addr);
     if (!f) return 0;
@@ -151,27 +167,33 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const origins = [...new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`, `http://${urlHost}:${port}`, ...DEV_ORIGINS, ...(o.allowOrigins ?? [])])];
   const originSet = new Set(origins);
 
+  const ownOrigins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`, `http://${urlHost}:${port}`]);
+  const cookieName = tokenCookie(port);
+
   /** Why a request may not go on (null when it may): the same checks for HTTP and WebSocket. */
-  function refusal(req: IncomingMessage): { status: number; text: string; headers?: Record<string, string> } | null {
+  function refusal(req: IncomingMessage, url: URL): { status: number; text: string; headers?: Record<string, string> } | null {
     const addr = req.socket.remoteAddress ?? 'unknown';
-    const wait = limiter.locked(addr);
-    if (wait > 0) return { status: 429, text: `Too many failed attempts from ${addr}; try again in ${wait} s.`, headers: { 'Retry-After': String(wait) } };
     if (isLoopback(host) && !hostsAllowed.has(String(req.headers.host))) return { status: 421, text: `This runtime answers to 127.0.0.1:${port} or localhost:${port}, not '${String(req.headers.host).slice(0, 80)}'.` };
     const origin = req.headers.origin;
     if (origin !== undefined && !originSet.has(origin)) return { status: 403, text: `Origin '${origin.slice(0, 100)}' is not allowed (allowed: the runtime's own origin, the dev server's, and --allow-origin).` };
-    const url = new URL(req.url ?? '/', 'http://runtime');
-    const given = url.searchParams.get('token') ?? cookieValue(req.headers.cookie, TOKEN_COOKIE) ?? (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : null);
-    if (!tokenMatches(expected, given)) {
-      limiter.fail(addr);
-      log(`refused ${req.method} ${url.pathname} from ${addr}: ${given ? 'wrong token' : 'no token'}`);
-      return {
-        status: 401,
-        text: given
-          ? 'Wrong token for this desktop runtime. Open the URL that `aya-playground serve` printed (it changes every run).'
-          : 'This desktop runtime needs its token: open the URL that `aya-playground serve` printed.',
-      };
-    }
-    return null;
+    // The cookie counts only for the runtime's own pages (or a client without an Origin): a page
+    // from another allowed origin (a dev server) must present the token itself.
+    const cookieOk = origin === undefined || ownOrigins.has(origin);
+    const bearer = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : null;
+    const given = url.searchParams.get('token') ?? bearer ?? (cookieOk ? cookieValue(req.headers.cookie, cookieName) : null);
+    if (tokenMatches(expected, given)) return null;
+    // Only wrong tokens count as failed attempts (a request without one is not an attempt), and the
+    // right token always passes: a page that sends wrong tokens cannot lock the user out.
+    const wait = given ? limiter.locked(addr) : 0;
+    if (wait > 0) return { status: 429, text: `Too many wrong tokens from ${addr}; try again in ${wait} s.`, headers: { 'Retry-After': String(wait) } };
+    if (given) limiter.fail(addr);
+    log(`refused ${req.method} ${url.pathname} from ${addr}: ${given ? 'wrong token' : 'no token'}`);
+    return {
+      status: 401,
+      text: given
+        ? 'Wrong token for this desktop runtime. Open the URL that `aya-playground serve` printed (it changes every run).'
+        : 'This desktop runtime needs its token: open the URL that `aya-playground serve` printed.',
+    };
   }
 
   const serveStatic = o.appDir && existsSync(o.appDir) ? sirv(o.appDir, { dev: false, etag: true, single: false }) : null;
@@ -184,16 +206,16 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       res.setHeader('Access-Control-Allow-Credentials', 'true');
       res.setHeader('Vary', 'Origin');
     }
-    const no = refusal(req);
-    if (no) {
-      res.writeHead(no.status, { 'Content-Type': 'text/plain; charset=utf-8', ...(no.headers ?? {}) });
-      res.end(`${no.text}\n`);
+    const url = requestUrl(req);
+    const no = url ? refusal(req, url) : { status: 400, text: 'not a request path' };
+    if (no || !url) {
+      res.writeHead(no!.status, { 'Content-Type': 'text/plain; charset=utf-8', ...(no!.headers ?? {}) });
+      res.end(`${no!.text}\n`);
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://runtime');
     if (url.searchParams.has('token')) {
       // The app's own requests (scripts, the worker, model files) then carry the cookie instead.
-      res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
+      res.setHeader('Set-Cookie', `${cookieName}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
     }
     if (url.pathname === RUNTIME_INFO_PATH) {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
@@ -213,8 +235,11 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://runtime');
-    const no = url.pathname === ENGINE_PATH ? refusal(req) : { status: 404, text: `the engine is at ${ENGINE_PATH}` };
+    // Node's own error handler is off the socket once it is upgraded: a peer that resets must not
+    // take the process down.
+    socket.on('error', () => socket.destroy());
+    const url = requestUrl(req);
+    const no = !url ? { status: 400, text: 'not a request path' } : url.pathname === ENGINE_PATH ? refusal(req, url) : { status: 404, text: `the engine is at ${ENGINE_PATH}` };
     if (no) {
       const extra = Object.entries(no.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
       socket.end(`HTTP/1.1 ${no.status} ${no.status === 401 ? 'Unauthorized' : no.status === 403 ? 'Forbidden' : no.status === 429 ? 'Too Many Requests' : 'Refused'}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n${extra}\r\n${no.text}\n`);
@@ -231,7 +256,17 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     const closeHandlers: Array<(reason: string) => void> = [];
     const port: Port = {
       send: (m) => {
-        if (ws.readyState === ws.OPEN) ws.send(encodeFrame(m));
+        if (ws.readyState !== ws.OPEN) return;
+        let frame: string | Uint8Array;
+        try {
+          frame = encodeFrame(m);
+        } catch (e) {
+          // An answer that cannot be sent is an error answer, so the request still settles.
+          const id = (m as { id?: unknown }).id;
+          if (typeof id !== 'number') return;
+          frame = encodeFrame({ id, kind: 'throw', payload: { name: 'CodecError', message: `the answer could not be encoded: ${(e as Error).message}` } });
+        }
+        ws.send(frame);
       },
       onMessage: (h) => (onMessage = h),
       onClose: (h) => closeHandlers.push(h),
@@ -270,7 +305,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       wss.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      engine.dispose();
+      await engine.shutdown(10_000); // a cancelled training run saves what it trained
     },
   };
 }

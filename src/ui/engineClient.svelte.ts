@@ -43,15 +43,14 @@ class SideState {
     this.error = null;
   }
 
-  /** Resolves once this side is ready; rejects when it is not connecting or gives up. */
-  async whenReady(timeoutMs = 60_000): Promise<void> {
-    const t0 = Date.now();
+  /** Resolves once this side is ready (waiting through reconnects); rejects when it is not
+   *  connecting at all or failed for good. */
+  async whenReady(): Promise<void> {
     for (;;) {
       if (this.status === 'ready') return;
       if (this.status === 'idle') throw new Error(`not connected to ${this.side === 'runtime' ? 'a desktop runtime' : 'the engine'}`);
       if (this.status === 'error') throw new Error(this.error ?? 'the engine failed to start');
-      if (Date.now() - t0 > timeoutMs) throw new Error(this.error ?? `no answer in ${Math.round(timeoutMs / 1000)} s`);
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 
@@ -201,7 +200,10 @@ class RuntimeSide extends SideState {
         this.error = api.connection.lastError ?? `The connection to the desktop runtime at ${this.label} closed.`;
       } else if (s === 'connected' && this.status === 'reconnecting') {
         // Back: ask again who it is (it may be a new run with a new device).
-        void api.info().then((i) => ((this.info = i), (this.status = 'ready'), (this.error = null)), () => undefined);
+        void api.info().then(
+          (i) => ((this.info = i), (this.status = 'ready'), (this.error = null)),
+          (e: Error) => ((this.status = 'error'), (this.error = e.message)),
+        );
         void api.jobs().then((j) => (this.jobs = j), () => undefined);
       }
     });
@@ -209,7 +211,8 @@ class RuntimeSide extends SideState {
       await this.attach(api);
     } catch (e) {
       if (this.api === api && this.status === 'starting') {
-        this.status = api.connection.status === 'closed' ? 'error' : 'reconnecting';
+        // Connected but the engine failed to answer (no GPU, say): an error, not a reconnect.
+        this.status = api.connection.status === 'reconnecting' ? 'reconnecting' : 'error';
         this.error = (e as Error).message;
       }
     }
@@ -217,16 +220,17 @@ class RuntimeSide extends SideState {
 
   /** Why the WebSocket did not open, in words (a browser only says "1006"): ask over HTTP. */
   private async explain(target: RuntimeTarget, fallback: string): Promise<string> {
+    let r: Response;
     try {
-      const r = await fetch(`${target.origin}/runtime.json${target.token ? `?token=${encodeURIComponent(target.token)}` : ''}`, { credentials: 'include', cache: 'no-store' });
-      if (r.ok) return fallback;
-      const why = `The desktop runtime at ${this.label} refused the connection: ${(await r.text()).trim()}`;
-      // Wrong token or origin: trying again will not help (a lockout, 429, passes).
-      if (r.status === 401 || r.status === 403) throw Object.assign(new Error(why), { fatal: true });
-      return why;
+      r = await fetch(`${target.origin}/runtime.json${target.token ? `?token=${encodeURIComponent(target.token)}` : ''}`, { credentials: 'include', cache: 'no-store' });
     } catch {
       return `Nothing answers at ${target.origin} — is \`aya-playground serve\` running there?`;
     }
+    if (r.ok) return fallback;
+    const why = `The desktop runtime at ${this.label} refused the connection: ${(await r.text().catch(() => '')).trim() || `HTTP ${r.status}`}`;
+    // Wrong token or origin: trying again will not help (a lockout, 429, passes).
+    if (r.status === 401 || r.status === 403 || r.status === 421) throw Object.assign(new Error(why), { fatal: true });
+    return why;
   }
 
   disconnect(): void {
@@ -303,6 +307,16 @@ class EngineClient {
       const t = this.savedTarget() ?? (this.runtime.servedHere ? { origin: location.origin, token: null } : null);
       if (t) await this.runtime.connect(t);
     }
+  }
+
+  /** Connects the runtime side in the background (a run there to follow again) without switching
+   *  the header to it; false when there is no runtime to connect to. */
+  ensureRuntime(): boolean {
+    if (this.runtime.status !== 'idle') return true;
+    const t = this.savedTarget() ?? (this.runtime.servedHere ? { origin: location.origin, token: null } : null);
+    if (!t) return false;
+    void this.runtime.connect(t);
+    return true;
   }
 
   async connectRuntime(urlText: string, token?: string): Promise<void> {

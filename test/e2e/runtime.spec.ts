@@ -140,3 +140,24 @@ test('the app served by `serve` runs Compare and Train on the runtime; a reload 
   const copy = page.getByTestId('model-row').filter({ has: page.getByTestId('model-name').getByText('runtime-fra', { exact: true }) });
   await expect(copy.getByTestId('model-location')).toHaveText('this browser (IndexedDB)');
 });
+
+test('the app on another origin (the preview server) connects to the runtime by its pasted URL; a wrong token is refused plainly', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto('/#engine');
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  await page.getByTestId('side-runtime').click();
+  const connect = page.getByTestId('runtime-connect');
+  await expect(connect).toContainText('npx aya-playground serve');
+
+  // A token from an earlier run: the runtime refuses, and the page says why (no endless retries).
+  await page.getByTestId('runtime-url').fill(url.replace(/token=[0-9a-f]+/, 'token=0123'));
+  await page.getByTestId('runtime-connect-button').click();
+  await expect(page.getByTestId('runtime-error')).toContainText('Wrong token for this desktop runtime', { timeout: 60_000 });
+
+  await page.getByTestId('runtime-url').fill(url);
+  await page.getByTestId('runtime-connect-button').click();
+  await connected(page);
+  // The jobs of the first test are there: the runtime keeps them across clients.
+  await expect(page.locator('[data-testid="job-row"][data-kind="train"][data-state="done"]')).toHaveCount(1, { timeout: 60_000 });
+  await page.screenshot({ path: 'test-results/screens/runtime-connect.png', fullPage: true });
+});

@@ -23,10 +23,13 @@ describe('JobRegistry', () => {
     await tick();
     const seen: JobMessage[] = [];
     rec.follow((m) => seen.push(m));
-    expect(seen).toEqual([{ type: 'event', seq: 0, data: 1 }, { type: 'event', seq: 1, data: 2 }]);
+    expect(seen).toEqual([{ type: 'event', seq: 0, data: 1 }, { type: 'event', seq: 1, data: 2 }, { type: 'state', state: 'running' }]);
+    const fromOne: JobMessage[] = [];
+    rec.follow((m) => fromOne.push(m), 1)();
+    expect(fromOne).toEqual([{ type: 'event', seq: 1, data: 2 }, { type: 'state', state: 'running' }]);
     release();
     expect(await rec.done).toEqual({ status: 'done', result: 'ok' });
-    expect(seen.slice(2)).toEqual([{ type: 'event', seq: 2, data: 3 }, { type: 'end', outcome: { status: 'done', result: 'ok' } }]);
+    expect(seen.slice(3)).toEqual([{ type: 'event', seq: 2, data: 3 }, { type: 'end', outcome: { status: 'done', result: 'ok' } }]);
     const late: JobMessage[] = [];
     rec.follow((m) => late.push(m));
     expect(late.map((m) => m.type)).toEqual(['event', 'event', 'event', 'end']);

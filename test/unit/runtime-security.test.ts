@@ -96,10 +96,26 @@ describe('the desktop runtime refuses', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toContain('<title>app</title>');
     const cookie = String(ok.headers['set-cookie']).split(';')[0];
-    expect(cookie).toMatch(/^aya_runtime_token=/);
+    expect(cookie).toMatch(new RegExp(`^aya_runtime_token_${runtime.port}=`)); // one cookie per runtime port
     expect(String(ok.headers['set-cookie'])).toMatch(/HttpOnly/);
     expect((await http('/index.html', { Cookie: cookie })).status).toBe(200);
     expect((await http('/runtime.json', { Cookie: cookie })).body).toContain('"engine":"/engine"');
+    // The cookie stands for the token only on the runtime's own pages: another allowed origin (a
+    // dev server, where any project's page could run) must present the token itself.
+    await expect(rawSocket('', { origin: 'http://127.0.0.1:5173' }).then((ws) => ws.close())).rejects.toThrow(/^401/);
+    (await rawSocket(`?token=${runtime.token}`, { origin: 'http://127.0.0.1:5173' })).close();
+    await stillServes();
+  });
+
+  it('request targets and cookies that are not well-formed (400 / 401), without crashing', async () => {
+    expect((await http('//')).status).toBe(400);
+    await expect(new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${runtime.port}//`);
+      ws.once('unexpected-response', (_q, res) => reject(new Error(String(res.statusCode))));
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    })).rejects.toThrow(/400/);
+    expect((await http('/', { Cookie: `aya_runtime_token_${runtime.port}=%E0%A4%A` })).status).toBe(401);
     await stillServes();
   });
 
@@ -192,16 +208,20 @@ describe('the desktop runtime refuses', () => {
     await stillServes();
   });
 
-  it('repeated failed authentication: rate-limited (429) for a while, then served again', async () => {
+  it('repeated wrong tokens: rate-limited (429) for a while; the right token still passes', async () => {
     const rt = await startRuntime({ port: 0, roots: [root], zooDir: null, appDir: null, auth: { maxFailures: 3, windowMs: 60_000, lockoutMs: 1500 } });
     try {
+      // Requests without a token are not attempts: any web page can send those.
+      for (let i = 0; i < 5; i++) expect((await http('/', {}, rt.port)).status).toBe(401);
       for (let i = 0; i < 3; i++) expect((await http('/?token=nope', {}, rt.port)).status).toBe(401);
-      const locked = await http(`/?token=${rt.token}`, {}, rt.port); // even the right token waits
+      const locked = await http('/?token=nope2', {}, rt.port);
       expect(locked.status).toBe(429);
       expect(locked.headers['retry-after']).toBeDefined();
-      await expect(rawSocket(`?token=${rt.token}`, { port: rt.port })).rejects.toThrow(/^429: Too many failed attempts/);
-      await new Promise((r) => setTimeout(r, 1700));
+      await expect(rawSocket('?token=nope3', { port: rt.port })).rejects.toThrow(/^429: Too many wrong tokens/);
+      // A page that sends wrong tokens cannot lock the user out.
       await stillServes(rt);
+      await new Promise((r) => setTimeout(r, 1700));
+      expect((await http('/?token=nope4', {}, rt.port)).status).toBe(401);
     } finally {
       await rt.close();
     }

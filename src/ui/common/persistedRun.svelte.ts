@@ -5,6 +5,7 @@
 // closes: the record names the job, and after a reload the run re-attaches to it and rebuilds its
 // charts from the job's whole history. A run in this tab dies with the page and is marked so.
 import type { Job, JobKind, JobEvent, JobResult } from '../../engine/api.ts';
+import { DETACHED } from '../../engine/protocol.ts';
 import { load, save } from '../../store/persist.ts';
 import { engine, type Side } from '../engineClient.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
@@ -80,10 +81,11 @@ export abstract class PersistedRun<R extends RunBase, K extends JobKind> {
     const r = this.run!;
     try {
       await engine.booted;
+      if (!engine.ensureRuntime()) throw new Error('no desktop runtime to connect to (open the URL that `aya-playground serve` printed)');
       await engine.runtime.whenReady();
       const job = await engine.runtime.api!.attach<K>(jobId);
       this.clear(r);
-      void this.follow(job);
+      void this.follow(job, 'runtime');
     } catch (e) {
       this.interrupt(r);
       r.error = `Could not follow the job on the desktop runtime again: ${(e as Error).message}`;
@@ -97,11 +99,12 @@ export abstract class PersistedRun<R extends RunBase, K extends JobKind> {
     return isActive(this.run?.status);
   }
 
-  /** Follows `job` into the current record until it ends; the record says how it ended. */
-  protected async follow(job: Job<K>): Promise<void> {
+  /** Follows `job` (running on `side`) into the current record until it ends; the record says how
+   *  it ended. */
+  protected async follow(job: Job<K>, side: Side = engine.side): Promise<void> {
     const r = this.run!;
     this.job = job;
-    r.job = { id: job.id, side: engine.side };
+    r.job = { id: job.id, side };
     this.persist(true);
     const off = job.on((e) => {
       if (this.job !== job) return;
@@ -110,6 +113,13 @@ export abstract class PersistedRun<R extends RunBase, K extends JobKind> {
     });
     const o = await job.outcome;
     off();
+    if (o.status === 'failed' && o.error === DETACHED) {
+      // This tab let go of the connection; the job goes on there, and the record stays active so
+      // that a reload (or "Show charts") follows it again.
+      if (this.job === job) this.job = null;
+      this.persist(true);
+      return;
+    }
     let final: Partial<R>;
     if (o.status === 'failed') final = { status: 'error', error: o.error, etaSeconds: null } as Partial<R>;
     else if (o.result !== null) final = this.settle(r, o.result);
@@ -129,19 +139,26 @@ export abstract class PersistedRun<R extends RunBase, K extends JobKind> {
   cancel(): void {
     if (!this.job) return;
     this.cancelling = true;
-    void this.job.cancel(); // also lets a paused run go on to its end
+    // Also lets a paused run go on to its end.
+    this.job.cancel().catch((e: Error) => this.controlFailed('Cancel', e, () => (this.cancelling = false)));
   }
 
   pause(): void {
     if (!this.job || this.run?.status !== 'running') return;
     this.pausing = true;
-    void this.job.pause();
+    this.job.pause().catch((e: Error) => this.controlFailed('Pause', e, () => (this.pausing = false)));
   }
 
   resume(): void {
     if (!this.job) return;
     this.pausing = false;
-    void this.job.resume();
+    this.job.resume().catch((e: Error) => this.controlFailed('Resume', e, () => undefined));
+  }
+
+  /** A cancel/pause/resume that did not reach the engine (a runtime that is reconnecting). */
+  private controlFailed(what: string, e: Error, reset: () => void): void {
+    reset();
+    if (this.run) this.run.error = `${what} did not reach the engine: ${e.message}`;
   }
 
   /** Saves the record now, or at most once a second while steps stream in. */

@@ -215,15 +215,17 @@ class PreferenceRun extends PersistedRun<RunRecord, 'dpo'> {
   /** The engine pauses before its next optimizer step (a sampling round or an evaluation finishes first). */
   override pause(): void {
     if (!this.job || !this.run || !isActive(this.run.status) || this.run.status === 'paused') return;
-    this.run.status = 'paused';
-    void this.job.pause();
+    const run = this.run;
+    run.status = 'paused';
+    this.job.pause().catch((e: Error) => ((run.status = 'running'), (run.error = `Pause did not reach the engine: ${e.message}`)));
     this.persist(true);
   }
 
   override resume(): void {
     if (!this.job || !this.run) return;
-    this.run.status = 'running';
-    void this.job.resume();
+    const run = this.run;
+    run.status = 'running';
+    this.job.resume().catch((e: Error) => (run.error = `Resume did not reach the engine: ${e.message}`));
     this.persist(true);
   }
 }
