@@ -17,7 +17,7 @@ export class CharNgramModel {
   private readonly counts: Array<Map<string, number>>;
   /** For each k: history → [total count, distinct continuations]. */
   private readonly histories: Array<Map<string, [number, number]>>;
-  private readonly vocabulary: number;
+  readonly vocabulary: number;
 
   private constructor(readonly order: number, counts: Array<Map<string, number>>, vocabulary: number) {
     this.counts = counts;

@@ -7,8 +7,8 @@ import { runJob } from './jobs.ts';
 import { COMPONENTS, DEFAULT_WEIGHTS, type ArbiterWeights } from '../arbiter/arbiter.ts';
 import { generationsJsonl, preferenceJsonl, sftJsonl, STRATEGIES, type Generation, type Strategy } from '../arbitrage/arbitrage.ts';
 import { experimentTable } from '../arbitrage/experiment.ts';
-import { evalCsv, type EvalReport } from '../eval/headToHead.ts';
-import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
+import { evalCsv, type EvalReport, INTERVAL_METHOD, MIN_PROMPTS_TO_CALL, type WinVerdict } from '../eval/headToHead.ts';
+import { DEFAULT_MIN_NEW_TOKENS, DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
 import { parseJsonLines } from '../util/jsonl.ts';
 import { int, need, num, UsageError, type Values } from './args.ts';
@@ -17,23 +17,25 @@ export const ARBITRAGE_USAGE = `  arbitrage --teachers DIR,DIR,… | --zoo publi
             [--strategy ${STRATEGIES.join('|')}] [--prompts udhr-train|udhr-heldout|FILE.jsonl]
             [--langs xx,…] [--per-language N] [--samples N] [--seed S] [--single DIR]
             [--router-data generations.jsonl] [--weights language=.4,fluency=.3,adequacy=.3]
-            [--max-new-tokens N] [--temperature T]
+            [--max-new-tokens N] [--min-new-tokens 16] [--temperature T]
                                              route prompts to teachers, score with the Arbiter;
                                              writes generations.jsonl, sft.jsonl (TRL prompt/
                                              completion), preferences.jsonl (TRL prompt/chosen/
                                              rejected) and summary.json
   eval --a DIR --b DIR --out report.json [--prompts udhr-heldout|FILE.jsonl] [--langs xx,…]
-       [--per-language N] [--samples N] [--seed S] [--bootstrap N]
-                                             head-to-head win/tie/loss per language with
-                                             bootstrap 95% intervals; writes report.json + .csv
+       [--per-language N] [--samples N] [--seed S] [--bootstrap N] [--max-new-tokens N]
+       [--min-new-tokens 16]                 head-to-head win/tie/loss per language with 95%
+                                             intervals (bootstrap ∪ Wilson; no winner below 10
+                                             prompts); writes report.json + .csv
   arbitrage-experiment --zoo public/models --out DIR [--student DIR] [--strategies …] [--langs …]
        [--per-language N] [--heldout-per-language N] [--steps N] [--eval-samples N] [--seed S]
+       [--max-new-tokens N] [--min-new-tokens 16]
                                              every strategy → SFT of the student → head-to-head
                                              vs the single-teacher student; writes report.json,
                                              table.md and the students
 `;
 
-const sampling = { 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' } } as const;
+const sampling = { 'max-new-tokens': { type: 'string' }, 'min-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' } } as const;
 
 export const ARBITRAGE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   arbitrage: {
@@ -87,6 +89,7 @@ export const ARBITRAGE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
 function samplingFrom(values: Values): Omit<SamplingOptions, 'seed'> {
   return {
     maxNewTokens: int(values, 'max-new-tokens', 48),
+    minNewTokens: int(values, 'min-new-tokens', DEFAULT_MIN_NEW_TOKENS),
     temperature: num(values, 'temperature', DEFAULT_SAMPLING.temperature),
     topK: int(values, 'top-k', DEFAULT_SAMPLING.topK),
     topP: num(values, 'top-p', DEFAULT_SAMPLING.topP),
@@ -156,10 +159,12 @@ function parseGenerations(text: string, file: string): Generation[] {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
+const VERDICT_WORDS: Record<WinVerdict, string> = { a: 'A better', b: 'B better', none: 'no clear winner', 'too-few': `too few prompts to call (< ${MIN_PROMPTS_TO_CALL})` };
+
 function printEval(r: EvalReport): void {
-  process.stderr.write(`\n${r.names.a} vs ${r.names.b} (judge: ${r.judge}, ${r.spec.bootstrap} bootstrap resamples)\n`);
+  process.stderr.write(`\n${r.names.a} vs ${r.names.b} (judge: ${r.judge}; ${INTERVAL_METHOD}; ${r.spec.bootstrap} bootstrap resamples)\n`);
   for (const [l, w] of [...Object.entries(r.perLanguage), ['overall', r.overall] as const]) {
-    process.stderr.write(`  ${String(l).padEnd(8)} ${String(w.wins).padStart(4)} W ${String(w.ties).padStart(4)} T ${String(w.losses).padStart(4)} L   win-rate ${pct(w.winRate)} [${pct(w.ci[0])}, ${pct(w.ci[1])}]\n`);
+    process.stderr.write(`  ${String(l).padEnd(8)} ${String(w.wins).padStart(4)} W ${String(w.ties).padStart(4)} T ${String(w.losses).padStart(4)} L   win-rate ${pct(w.winRate)} [${pct(w.ci[0])}, ${pct(w.ci[1])}]  ${VERDICT_WORDS[w.verdict]}\n`);
   }
 }
 

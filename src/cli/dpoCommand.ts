@@ -8,13 +8,14 @@ import { DPO_LOSSES, type DpoLossType } from '../ops/dpo.ts';
 import { parseDpoPairsJsonl } from '../train/dpo.ts';
 import { PREFERENCE_MODES, type PreferenceMode } from '../train/preference.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
+import { DEFAULT_MIN_NEW_TOKENS } from '../model/sample.ts';
 import { int, need, num, UsageError, type Values } from './args.ts';
 
 export const DPO_USAGE = `  dpo --model DIR --out DIR [--mode ${PREFERENCE_MODES.join('|')}] [--data preferences.jsonl]
       [--loss ${DPO_LOSSES.join('|')}] [--beta 0.1] [--lr LR] [--steps N] [--online-steps N]
       [--iterations 3] [--k 4] [--batch PAIRS] [--seq T] [--seed S] [--langs xx,…]
       [--per-language N] [--eval-per-language N] [--eval-every N] [--max-new-tokens N]
-      [--temperature T]                      preference training from an SFT model: each stage's
+      [--min-new-tokens 16] [--temperature T]                      preference training from an SFT model: each stage's
                                              model in DIR/<stage>; TRL-named metrics per step, KL,
                                              top-10 entropy/mass and Arbiter reward per evaluation
 `;
@@ -40,6 +41,7 @@ export const DPO_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     'eval-per-language': { type: 'string' },
     'eval-every': { type: 'string' },
     'max-new-tokens': { type: 'string' },
+    'min-new-tokens': { type: 'string' },
     temperature: { type: 'string' },
   },
 };
@@ -78,7 +80,7 @@ export async function runDpoCommand(engine: EngineApi, command: string, values: 
       onlineSteps: int(values, 'online-steps', 10),
       iterations: int(values, 'iterations', 3),
       samplesPerPrompt: int(values, 'k', 4),
-      sampling: { maxNewTokens: int(values, 'max-new-tokens', 24), temperature: num(values, 'temperature', 0.9), topK: 40, topP: 0.95 },
+      sampling: { maxNewTokens: int(values, 'max-new-tokens', 24), minNewTokens: int(values, 'min-new-tokens', DEFAULT_MIN_NEW_TOKENS), temperature: num(values, 'temperature', 0.9), topK: 40, topP: 0.95 },
       evalEvery: int(values, 'eval-every', 0),
     },
     (e) => {

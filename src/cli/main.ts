@@ -35,8 +35,9 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
                                              {"ids", "decoded"}; one {"text": …} per input line
   logprobs --model DIR (--text "…" [--lang xx] | --ids 1,2,3)
                                              log p(ids[i] | ids[<i]) with top-10 entropy and mass
-  sample --model DIR --lang xx --prompt "…" [--max-new-tokens N] [--temperature T]
-         [--top-k K] [--top-p P] [--seed S]  a completion, streamed as it is generated
+  sample --model DIR --lang xx --prompt "…" [--max-new-tokens N] [--min-new-tokens 16]
+         [--temperature T] [--top-k K] [--top-p P] [--seed S]
+                                             a completion, streamed as it is generated
   train-tokenizer --out DIR [--vocab-size N] the universal byte-level BPE on the 23 languages
   train --model DIR --out DIR [--langs fra,spa,… | --data pairs.jsonl] [--steps N] [--batch B]
         [--seq T] [--lr LR] [--seed S] [--eval-every N] [--checkpoint-every N]
@@ -72,6 +73,7 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
     lang: { type: 'string' },
     prompt: { type: 'string' },
     'max-new-tokens': { type: 'string' },
+    'min-new-tokens': { type: 'string' },
     temperature: { type: 'string' },
     'top-k': { type: 'string' },
     'top-p': { type: 'string' },
@@ -141,7 +143,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const asJson = Boolean(values.json);
-  if (command === 'serve') return runServeCommand(values);
+  if (command === 'serve') {
+    try {
+      return await runServeCommand(values);
+    } catch (e) {
+      process.stderr.write(`aya-playground serve: ${(e as Error).message}\n`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+  }
   const engine = new Engine(nodePlatform);
   try {
     return await run(engine, command, values, asJson);
@@ -235,6 +244,7 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
     case 'sample': {
       const opts: SamplingOptions = {
         maxNewTokens: int(values, 'max-new-tokens', DEFAULT_SAMPLING.maxNewTokens),
+        minNewTokens: int(values, 'min-new-tokens', DEFAULT_SAMPLING.minNewTokens),
         temperature: num(values, 'temperature', DEFAULT_SAMPLING.temperature),
         topK: int(values, 'top-k', DEFAULT_SAMPLING.topK),
         topP: num(values, 'top-p', DEFAULT_SAMPLING.topP),

@@ -59,7 +59,6 @@ async function builtApp(log: (s: string) => void): Promise<string | null> {
 export async function runServeCommand(values: Values): Promise<number> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const port = int(values, 'port', 8737);
-  if (port < 0 || port > 65535) throw new UsageError(`--port: ${port} is not a port number`);
   const host = String(values.host);
   const roots = ((values.models as unknown as string[] | undefined) ?? [join(homedir(), '.aya-playground', 'models')]).map((d) => resolve(d));
   for (const r of roots) {
@@ -67,7 +66,6 @@ export async function runServeCommand(values: Values): Promise<number> {
     if (!statSync(r).isDirectory()) throw new UsageError(`--models: ${r} is not a folder`);
   }
   const maxMb = values['max-message-mb'] === undefined ? 512 : int(values, 'max-message-mb');
-  if (maxMb < 1) throw new UsageError('--max-message-mb must be at least 1');
   const appDir = values['no-app'] ? null : await builtApp(log);
   const runtime = await startRuntime({
     port,

@@ -1,7 +1,10 @@
 // Head-to-head evaluation (DESIGN §11, m-ArenaHard style): for each prompt, A and B complete it with
 // the same sampling settings and seed; the judge says A, B or tie. Per language and overall: wins,
-// ties, losses, win-rate = (wins + ties/2) / n, and a seeded percentile-bootstrap 95% interval that
-// resamples prompts (a prompt's samples stay together).
+// ties, losses, win-rate = (wins + ties/2) / n, and a 95% interval that stays honest with few
+// prompts: the wider of a seeded percentile bootstrap that resamples prompts (a prompt's samples
+// stay together) and a Wilson score interval over prompts. A percentile bootstrap alone collapses
+// when every prompt agrees (4 wins of 4 → "100% – 100%"); Wilson's does not (4 of 4 → 51% – 100%).
+// No winner is called below MIN_PROMPTS_TO_CALL prompts, whatever the interval says.
 import type { Arbiter, ArbiterScore, Verdict } from '../arbiter/arbiter.ts';
 import type { ArbitragePrompt } from '../arbitrage/arbitrage.ts';
 import type { SamplingOptions } from '../model/sample.ts';
@@ -9,6 +12,15 @@ import { Rng } from '../util/rng.ts';
 import { deriveSeed } from '../util/hash.ts';
 
 export const DEFAULT_BOOTSTRAP = 2000;
+
+/** Fewer prompts than this and a row says "too few prompts to call" instead of naming a winner. */
+export const MIN_PROMPTS_TO_CALL = 10;
+
+/** How the reports' intervals are made, in words (reports and exports carry it). */
+export const INTERVAL_METHOD = `95% interval: the wider of a percentile bootstrap over prompts and a Wilson score interval over prompts (a prompt scores the mean of its comparisons, ties counting half); no winner is called below ${MIN_PROMPTS_TO_CALL} prompts`;
+
+/** What a row's interval says: A better, B better, no clear winner, or too few prompts to call. */
+export type WinVerdict = 'a' | 'b' | 'none' | 'too-few';
 
 export interface EvalSpec {
   a: string;
@@ -39,7 +51,13 @@ export interface WinRate {
   ties: number;
   losses: number;
   winRate: number;
+  /** The reported 95% interval: the union of the two below. */
   ci: [number, number];
+  /** Percentile bootstrap over prompts (collapses to a point when every prompt agrees). */
+  ciBootstrap: [number, number];
+  /** Wilson score interval over prompts (ties count half). */
+  ciWilson: [number, number];
+  verdict: WinVerdict;
   meanRewardA: number;
   meanRewardB: number;
 }
@@ -53,6 +71,8 @@ export interface EvalReport {
   overall: WinRate;
   transcripts: Transcript[];
   cancelled: boolean;
+  /** INTERVAL_METHOD when the report was made. */
+  interval?: string;
 }
 
 export interface EvalDeps {
@@ -74,9 +94,28 @@ export function verdictScore(v: Verdict): number {
   return v === 'a' ? 1 : v === 'tie' ? 0.5 : 0;
 }
 
+/** Wilson score interval for `successes` of `n` (successes may be fractional: ties count half). */
+export function wilsonInterval(successes: number, n: number, z = 1.959964): [number, number] {
+  if (!(n > 0)) return [NaN, NaN];
+  const p = successes / n;
+  const z2 = z * z;
+  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+/** What an interval over `prompts` prompts lets one say. */
+export function winVerdict(ci: [number, number], prompts: number): WinVerdict {
+  if (prompts < MIN_PROMPTS_TO_CALL) return 'too-few';
+  if (ci[0] > 0.5) return 'a';
+  if (ci[1] < 0.5) return 'b';
+  return 'none';
+}
+
 /**
- * Win-rate with a percentile bootstrap over prompts: each resample draws as many prompts as there
- * are, with replacement, and takes the mean of their comparison scores.
+ * Win-rate with its interval (see the header): the percentile bootstrap draws as many prompts as
+ * there are, with replacement, and takes the mean of their comparison scores; the Wilson interval
+ * counts each prompt once, scoring the mean of its comparisons.
  */
 export function winRate(transcripts: readonly Transcript[], resamples: number, seed: number): WinRate {
   const byPrompt = new Map<string, Transcript[]>();
@@ -96,7 +135,7 @@ export function winRate(transcripts: readonly Transcript[], resamples: number, s
   }
   const n = transcripts.length;
   const rate = n ? (wins + ties / 2) / n : NaN;
-  let ci: [number, number] = [NaN, NaN];
+  let ciBootstrap: [number, number] = [NaN, NaN];
   if (groups.length > 0) {
     const rng = new Rng(seed);
     const stats = new Float64Array(resamples);
@@ -111,9 +150,11 @@ export function winRate(transcripts: readonly Transcript[], resamples: number, s
       stats[r] = s / c;
     }
     stats.sort();
-    ci = [percentile(stats, 0.025), percentile(stats, 0.975)];
+    ciBootstrap = [percentile(stats, 0.025), percentile(stats, 0.975)];
   }
-  return { n, prompts: groups.length, wins, ties, losses, winRate: rate, ci, meanRewardA: n ? ra / n : NaN, meanRewardB: n ? rb / n : NaN };
+  const ciWilson = wilsonInterval(groups.reduce((s, g) => s + g.sum / g.n, 0), groups.length);
+  const ci: [number, number] = groups.length ? [Math.min(ciBootstrap[0], ciWilson[0]), Math.max(ciBootstrap[1], ciWilson[1])] : [NaN, NaN];
+  return { n, prompts: groups.length, wins, ties, losses, winRate: rate, ci, ciBootstrap, ciWilson, verdict: winVerdict(ci, groups.length), meanRewardA: n ? ra / n : NaN, meanRewardB: n ? rb / n : NaN };
 }
 
 /** Linear-interpolated percentile of sorted values (numpy's default). */
@@ -128,7 +169,7 @@ export function summarizeEval(spec: EvalSpec, names: { a: string; b: string }, j
   const langs = [...new Set(transcripts.map((t) => t.language))];
   const perLanguage: Record<string, WinRate> = {};
   for (const l of langs) perLanguage[l] = winRate(transcripts.filter((t) => t.language === l), spec.bootstrap, deriveSeed(spec.seed, 'bootstrap', l));
-  return { spec, names, judge, perLanguage, overall: winRate(transcripts, spec.bootstrap, deriveSeed(spec.seed, 'bootstrap', 'overall')), transcripts, cancelled };
+  return { spec, names, judge, perLanguage, overall: winRate(transcripts, spec.bootstrap, deriveSeed(spec.seed, 'bootstrap', 'overall')), transcripts, cancelled, interval: INTERVAL_METHOD };
 }
 
 export async function runHeadToHead(prompts: readonly ArbitragePrompt[], spec: EvalSpec, names: { a: string; b: string }, deps: EvalDeps): Promise<EvalReport> {
@@ -178,7 +219,8 @@ const csvCell = (v: string | number): string => (typeof v === 'number' ? (Number
 
 /** One row per language plus "overall": the numbers behind the report. */
 export function evalCsv(report: EvalReport): string {
-  const header = ['language', 'model_a', 'model_b', 'n', 'prompts', 'wins', 'ties', 'losses', 'win_rate', 'ci_low', 'ci_high', 'mean_reward_a', 'mean_reward_b'];
-  const row = (lang: string, w: WinRate) => [lang, report.names.a, report.names.b, w.n, w.prompts, w.wins, w.ties, w.losses, w.winRate, w.ci[0], w.ci[1], w.meanRewardA, w.meanRewardB].map(csvCell).join(',');
+  const header = ['language', 'model_a', 'model_b', 'n', 'prompts', 'wins', 'ties', 'losses', 'win_rate', 'ci_low', 'ci_high', 'mean_reward_a', 'mean_reward_b', 'verdict', 'ci_bootstrap_low', 'ci_bootstrap_high', 'ci_wilson_low', 'ci_wilson_high'];
+  const row = (lang: string, w: WinRate) =>
+    [lang, report.names.a, report.names.b, w.n, w.prompts, w.wins, w.ties, w.losses, w.winRate, w.ci[0], w.ci[1], w.meanRewardA, w.meanRewardB, w.verdict ?? '', w.ciBootstrap?.[0] ?? NaN, w.ciBootstrap?.[1] ?? NaN, w.ciWilson?.[0] ?? NaN, w.ciWilson?.[1] ?? NaN].map(csvCell).join(',');
   return [header.join(','), ...Object.entries(report.perLanguage).map(([l, w]) => row(l, w)), row('overall', report.overall)].join('\n') + '\n';
 }

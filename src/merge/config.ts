@@ -185,7 +185,10 @@ function checkSetting(where: string, setting: unknown): void {
     if (bad !== undefined) throw new Error(`${where}: gradient value ${bad} is not finite`);
     return;
   }
-  if (setting.every((e) => scalar(e))) return; // a list of scalars: mergekit picks one by position
+  if (setting.some((e) => scalar(e))) {
+    const i = setting.findIndex((e) => typeof e !== 'number' || !Number.isFinite(e));
+    throw new Error(`${where}[${i}]: ${JSON.stringify(setting[i])} is not a number; a gradient list holds numbers only ([v0, …, vn]), a filter list only {filter, value} entries`);
+  }
   setting.forEach((entry, i) => {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || !('value' in entry)) {
       throw new Error(`${where}[${i}]: expected {filter, value}, got ${JSON.stringify(entry)}`);
@@ -246,6 +249,45 @@ export function tensorPosition(name: string, numLayers: number): TensorPosition 
 
 const KNOWN_TOP_PARAMETERS = new Set(['weight', 'density', 'gamma', 'epsilon', 't', 'normalize', 'rescale', 'lambda', 'int8_mask', 'filter_wise']);
 
+/** What each parameter takes (mergekit's types and ranges). A number may also be a gradient list
+ *  of such numbers or a filter list of them; every value it can take is checked. */
+const PARAMETER_RULES: Record<string, { kind: 'number'; min?: number; max?: number } | { kind: 'boolean' } | { kind: 'rescale' }> = {
+  weight: { kind: 'number' },
+  density: { kind: 'number', min: 0, max: 1 },
+  gamma: { kind: 'number', min: 0, max: 1 },
+  epsilon: { kind: 'number', min: 0, max: 1 },
+  t: { kind: 'number', min: 0, max: 1 },
+  lambda: { kind: 'number' },
+  normalize: { kind: 'boolean' },
+  int8_mask: { kind: 'boolean' },
+  filter_wise: { kind: 'boolean' },
+  rescale: { kind: 'rescale' },
+};
+
+/** Every value a setting can take (a scalar, each gradient point, each filter entry's value). */
+function settingValues(setting: ParameterSetting): Array<number | boolean | string> {
+  if (!Array.isArray(setting)) return [setting];
+  return (setting as unknown[]).flatMap((e) => (e !== null && typeof e === 'object' && !Array.isArray(e) ? settingValues((e as ConditionalSetting).value) : [e as number]));
+}
+
+/** Refuses a value of the wrong type or out of range, naming where it is, the parameter and the value. */
+function checkParameterValue(where: string, name: string, setting: ParameterSetting): void {
+  const rule = PARAMETER_RULES[name];
+  if (!rule) return;
+  for (const v of settingValues(setting)) {
+    if (rule.kind === 'number') {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: ${name} = ${JSON.stringify(v)} is not a number`);
+      if ((rule.min !== undefined && v < rule.min) || (rule.max !== undefined && v > rule.max)) {
+        throw new Error(`${where}: ${name} = ${v} is out of range; ${name} must be in [${rule.min ?? '−∞'}, ${rule.max ?? '∞'}]`);
+      }
+    } else if (rule.kind === 'boolean') {
+      if (typeof v !== 'boolean' && v !== 0 && v !== 1) throw new Error(`${where}: ${name} = ${JSON.stringify(v)} is not true or false`);
+    } else if (!(typeof v === 'boolean' || v === 0 || v === 1 || v === 'l1' || v === 'none' || v === 'inverse_density')) {
+      throw new Error(`${where}: rescale = ${JSON.stringify(v)}; expected true (mergekit's L1-norm matching), false, 'l1' or 'inverse_density'`);
+    }
+  }
+}
+
 /** Checks structure and counts; returns warnings (parameters this method ignores). Values are
  *  checked per tensor by planTensor, since gradients and filters make them tensor-dependent. */
 export function validateMergeConfig(config: MergeConfig): { warnings: string[] } {
@@ -297,12 +339,14 @@ export function validateMergeConfig(config: MergeConfig): { warnings: string[] }
   const modelNames = new Set(info.perModel.map((p) => p.name));
   for (const [name, setting] of Object.entries(config.parameters ?? {})) {
     checkSetting(`parameters.${name}`, setting);
+    checkParameterValue('merge config: parameters', name, setting);
     if (!globalNames.has(name) && !modelNames.has(name)) warnings.push(`parameters.${name} is not a parameter of ${config.method}; ignored`);
     else if (!KNOWN_TOP_PARAMETERS.has(name)) warnings.push(`parameters.${name}: unknown`);
   }
   for (const m of config.models) {
     for (const [name, setting] of Object.entries(m.parameters ?? {})) {
       checkSetting(`${m.model}: parameters.${name}`, setting);
+      checkParameterValue(`merge config: model '${m.model}'`, name, setting);
       if (!modelNames.has(name)) warnings.push(`${m.model}: parameters.${name} is not a per-model parameter of ${config.method}; ignored`);
     }
   }

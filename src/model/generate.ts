@@ -1,7 +1,7 @@
 // Autoregressive generation with a KV cache: prefill the prompt, then one token at a time.
 import { Rng } from '../util/rng.ts';
 import type { AyaModel } from './model.ts';
-import { type SamplingOptions, sampleToken, validateSampling } from './sample.ts';
+import { eosSuppressedUntil, type SamplingOptions, sampleToken, validateSampling } from './sample.ts';
 
 export interface GeneratedToken {
   id: number;
@@ -28,6 +28,7 @@ export async function* generate(
     throw new Error(`the prompt has ${promptIds.length} tokens; this model's context is ${c.maxPositionEmbeddings}`);
   }
   const rng = new Rng(opts.seed);
+  const minNew = eosSuppressedUntil(opts);
   const cache = model.createCache(1, capacity);
   const t0 = performance.now();
   try {
@@ -38,6 +39,9 @@ export async function* generate(
       const logits = model.forward([input], { cache, lastOnly: true });
       const row = (await logits.read()).data;
       logits.release();
+      // min_new_tokens (HF's semantics): <eos> cannot be picked yet. One uniform is drawn per token
+      // either way, so the seed's stream stays aligned.
+      if (index < minNew) row[c.eosTokenId] = -Infinity;
       const id = sampleToken(row, opts, rng.uniform());
       yield { id, index, ms: performance.now() - t0 };
       if (id === c.eosTokenId) return 'eos';

@@ -10,16 +10,28 @@ export interface SamplingOptions {
   /** Keep the smallest set of most likely tokens whose probability reaches p; 1 keeps all. */
   topP: number;
   maxNewTokens: number;
+  /** Hugging Face's `min_new_tokens`: `<eos>` cannot be sampled before this many new tokens (capped
+   *  by maxNewTokens). Absent: 0. */
+  minNewTokens?: number;
   seed: number;
 }
 
-export const DEFAULT_SAMPLING: SamplingOptions = { temperature: 0.8, topK: 40, topP: 0.95, maxNewTokens: 48, seed: 1 };
+/** The zoo's teachers emit `<eos>` after a few tokens; a completion this long can be compared. */
+export const DEFAULT_MIN_NEW_TOKENS = 16;
+
+export const DEFAULT_SAMPLING: SamplingOptions = { temperature: 0.8, topK: 40, topP: 0.95, maxNewTokens: 48, minNewTokens: DEFAULT_MIN_NEW_TOKENS, seed: 1 };
+
+/** The new tokens before which `<eos>` is suppressed. */
+export function eosSuppressedUntil(o: Pick<SamplingOptions, 'minNewTokens' | 'maxNewTokens'>): number {
+  return Math.min(o.minNewTokens ?? 0, o.maxNewTokens);
+}
 
 export function validateSampling(o: SamplingOptions): SamplingOptions {
   if (!Number.isFinite(o.temperature) || o.temperature < 0) throw new Error(`temperature must be ≥ 0, got ${o.temperature}`);
   if (!Number.isInteger(o.topK) || o.topK < 0) throw new Error(`top-k must be a non-negative integer, got ${o.topK}`);
   if (!(o.topP > 0 && o.topP <= 1)) throw new Error(`top-p must be in (0, 1], got ${o.topP}`);
   if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new Error(`max new tokens must be a positive integer, got ${o.maxNewTokens}`);
+  if (o.minNewTokens !== undefined && (!Number.isInteger(o.minNewTokens) || o.minNewTokens < 0)) throw new Error(`min new tokens must be an integer ≥ 0, got ${o.minNewTokens}`);
   if (!Number.isInteger(o.seed)) throw new Error(`seed must be an integer, got ${o.seed}`);
   return o;
 }

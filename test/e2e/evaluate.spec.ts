@@ -47,7 +47,14 @@ test('evaluate two zoo teachers head-to-head: per-language bars, intervals, tran
   }
   for (let i = 0; i < 2; i++) await expect(rows.nth(i).getByTestId('eval-n')).toHaveText('2');
   await expect(report.getByTestId('eval-overall').getByTestId('eval-n')).toHaveText('4');
-  await expect(report.getByTestId('eval-interval-words')).toContainText(/50%/);
+  // 4 prompts: an interval that stays wide (Wilson), and no winner called below 10 prompts.
+  await expect(report.getByTestId('eval-interval-words')).toContainText('No winner is called below 10 prompts');
+  await expect(report.getByTestId('eval-too-few')).toHaveText('too few prompts to call');
+  for (const row of [rows.nth(0), rows.nth(1), report.getByTestId('eval-overall')]) {
+    await expect(row.getByTestId('eval-separation')).toContainText('too few prompts to call');
+    const ci = ((await row.getByTestId('eval-ci').textContent()) ?? '').match(/(\d+\.\d)% – (\d+\.\d)%/)!;
+    expect(Number(ci[2]) - Number(ci[1]), 'a 95% interval over 2–4 prompts is wide').toBeGreaterThan(30);
+  }
   await page.screenshot({ path: 'test-results/screens/evaluate.png', fullPage: true });
 
   // The transcripts behind the Russian row: 2 comparisons, both completions, Cyrillic prompts.

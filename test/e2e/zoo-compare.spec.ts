@@ -17,11 +17,17 @@ test('the zoo teachers compare side by side on a held-out prompt', async ({ page
   await expect(page.getByTestId('prompt-text')).toContainText('отдых');
   for (const name of ['teacher-slavic', 'teacher-romance', 'base-student']) await page.getByRole('checkbox', { name: new RegExp(name) }).check();
   await page.getByLabel('Temperature').fill('0.7');
-  await page.getByLabel('Max new tokens').fill('16');
+  await page.getByLabel('Max new tokens').fill('24');
+  // min_new_tokens (default 16): the teachers may not stop after a word or two.
+  await expect(page.getByLabel('Min new tokens')).toHaveValue('16');
   await page.getByTestId('generate').click();
   const columns = page.getByTestId('compare-column');
   await expect(columns).toHaveCount(3);
-  for (let i = 0; i < 3; i++) await expect(columns.nth(i).getByTestId('stop-reason')).toBeVisible({ timeout: 180_000 });
+  for (let i = 0; i < 3; i++) {
+    await expect(columns.nth(i).getByTestId('stop-reason')).toBeVisible({ timeout: 180_000 });
+    const tokens = Number(((await columns.nth(i).getByTestId('token-count').textContent()) ?? '').match(/\d+/)![0]);
+    expect(tokens, 'no <eos> before 16 new tokens').toBeGreaterThanOrEqual(16);
+  }
   const slavic = (await columns.filter({ hasText: 'teacher-slavic' }).getByTestId('completion').textContent()) ?? '';
   expect(slavic).toMatch(/[\u0400-\u04FF]/);
 
@@ -29,6 +35,9 @@ test('the zoo teachers compare side by side on a held-out prompt', async ({ page
   for (let i = 0; i < 3; i++) {
     await expect(columns.nth(i).getByTestId('reward-value')).toHaveText(/^\d\.\d{3}$/);
     await expect(columns.nth(i).getByTestId('component-adequacy')).toBeVisible(); // a held-out prompt has a reference
+    // Fluency's raw value and the language's scale beside the bar, so a 0 can be read.
+    await expect(columns.nth(i).getByTestId('fluency-raw')).toHaveText(/^-\d\.\d\d nats\/char\s·\s0 = -\d\.\d\d, 1 = -\d\.\d\d/);
+    await expect(columns.nth(i).getByTestId('component-fluency')).toHaveAttribute('title', /The scale runs from 0 at -\d\.\d\d nats\/char \(uniformly random characters of the \d+ seen in training\) to 1 at/);
   }
   const rewards = await Promise.all([0, 1, 2].map(async (i) => Number(await columns.nth(i).getByTestId('reward-value').textContent())));
   const bestIdx = rewards.indexOf(Math.max(...rewards));

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { chrF } from '../../src/arbiter/chrf.ts';
 import { CharNgramModel } from '../../src/arbiter/charNgram.ts';
 import { identifyLanguage, languageScore } from '../../src/arbiter/languageId.ts';
-import { combine, DEFAULT_WEIGHTS, ReferenceArbiter, validateWeights, verdictFromRewards } from '../../src/arbiter/arbiter.ts';
+import { combine, DEFAULT_WEIGHTS, ReferenceArbiter, SHORT_FLUENCY_CHARS, validateWeights, verdictFromRewards } from '../../src/arbiter/arbiter.ts';
 import { buildPrompts, loadCorpus, type UdhrDocument } from '../../src/data/corpus.ts';
 import { nodeUdhrSource } from '../../src/data/source.node.ts';
 
@@ -119,6 +119,21 @@ describe('reference arbiter', () => {
     const onlyLanguage = arb.withWeights({ language: 1, fluency: 0, adequacy: 0 });
     expect(onlyLanguage.score('日本語の', 'すべての人は、教育を受ける権利を有する。', 'jpn').reward).toBe(s.components.language);
     expect(() => arb.score('x', 'y', 'deu')).toThrow(/no character model for 'deu'/);
+  });
+
+  it('reports fluency’s anchors with every score, and maps the raw nats/char between them', () => {
+    const p = buildPrompts(docs.get('fra')!, 'fra', 'heldout')[0];
+    const s = arb.score(p.prompt, p.reference, 'fra', p.reference);
+    const scale = s.details.fluencyScale!;
+    expect(scale.zero).toBeCloseTo(Math.log(1 / scale.alphabet), 12);
+    expect(scale.alphabet).toBeGreaterThan(30);
+    expect(scale.one).toBeGreaterThan(scale.zero);
+    const expected = Math.min(1, Math.max(0, (s.details.logProbPerChar! - scale.zero) / (scale.one - scale.zero)));
+    expect(s.components.fluency).toBeCloseTo(expected, 12);
+    // A short completion is scored (and flagged by the UI below SHORT_FLUENCY_CHARS characters).
+    const short = arb.score(p.prompt, 'le', 'fra');
+    expect(short.details.chars).toBeLessThan(SHORT_FLUENCY_CHARS);
+    expect(short.details.fluencyScale).toEqual(scale);
   });
 
   it('judges with a tie margin', () => {

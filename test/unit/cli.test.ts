@@ -45,6 +45,31 @@ describe('aya-playground CLI', () => {
     expect(run('arbitrage', '--help')).toMatch(/^usage: aya-playground arbitrage --teachers/);
   });
 
+  it('refuses numeric options out of range with the option, the value and the range (exit 2)', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['train', '--model', 'm', '--out', 'o', '--steps=-5'], /--steps: -5 is out of range \(1 ≤ steps\)/],
+      [['train', '--model', 'm', '--out', 'o', '--lr', '0'], /--lr: 0 is out of range \(0 < lr\)/],
+      [['sample', '--model', 'm', '--lang', 'fra', '--prompt', 'x', '--top-p', '1.5'], /--top-p: 1.5 is out of range \(0 < top-p ≤ 1\)/],
+      [['sample', '--model', 'm', '--lang', 'fra', '--prompt', 'x', '--min-new-tokens=-1'], /--min-new-tokens: -1 is out of range/],
+      [['eval', '--a', 'x', '--b', 'y', '--out', 'r.json', '--bootstrap', '10'], /--bootstrap: 10 is out of range \(1000 ≤ bootstrap\)/],
+      [['dpo', '--model', 'm', '--out', 'o', '--mode', 'online', '--k', '1'], /--k: 1 is out of range \(2 ≤ k\)/],
+      [['serve', '--port', '70000'], /--port: 70000 is out of range \(0 ≤ port ≤ 65535\)/],
+      [['train', '--model', 'm', '--out', 'o', '--batch', 'two'], /--batch: 'two' is not an integer/],
+    ];
+    for (const [args, message] of cases) {
+      let err = '';
+      const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+      let code: number;
+      try {
+        code = await main(args);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(code, args.join(' ')).toBe(2);
+      expect(err, args.join(' ')).toMatch(message);
+    }
+  });
+
   it('bench --json reports the peak and matmul rows with ratios (tiny sizes)', () => {
     const r = JSON.parse(run('bench', '--json', '--sizes', '32', '--variants', 'v1,v2', '--no-model-shapes', '--no-model', '--seconds', '0.01'));
     expect(r.peak.gflops).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evalCsv, percentile, runHeadToHead, summarizeEval, type Transcript, winRate } from '../../src/eval/headToHead.ts';
+import { evalCsv, MIN_PROMPTS_TO_CALL, percentile, runHeadToHead, summarizeEval, type Transcript, wilsonInterval, winRate } from '../../src/eval/headToHead.ts';
 import type { Arbiter } from '../../src/arbiter/arbiter.ts';
 import type { Verdict } from '../../src/arbiter/arbiter.ts';
 
@@ -29,7 +29,8 @@ describe('win-rate and bootstrap interval', () => {
     const few = Array.from({ length: 10 }, (_, i) => t(String(i), i % 2 ? 'a' : 'b'));
     const many = Array.from({ length: 400 }, (_, i) => t(String(i), i % 2 ? 'a' : 'b'));
     expect(winRate(few, 1000, 7).ci).toEqual(winRate(few, 1000, 7).ci);
-    expect(winRate([t('1', 'a'), t('2', 'a')], 1000, 1).ci).toEqual([1, 1]);
+    // The bootstrap alone collapses when every prompt agrees; the reported interval does not.
+    expect(winRate([t('1', 'a'), t('2', 'a')], 1000, 1).ciBootstrap).toEqual([1, 1]);
     const wf = winRate(few, 2000, 1);
     const wm = winRate(many, 2000, 1);
     expect(wm.ci[1] - wm.ci[0]).toBeLessThan((wf.ci[1] - wf.ci[0]) / 3);
@@ -43,7 +44,30 @@ describe('win-rate and bootstrap interval', () => {
     const ts = ['x', 'y', 'z'].flatMap((id) => [t(id, 'a'), { ...t(id, 'b'), sample: 1 }]);
     const w = winRate(ts, 1000, 3);
     expect(w.prompts).toBe(3);
-    expect(w.ci).toEqual([0.5, 0.5]);
+    expect(w.ciBootstrap).toEqual([0.5, 0.5]);
+    // Wilson over the 3 prompts (each scoring a half) is as wide as 3 prompts deserve.
+    expect(w.ciWilson[0]).toBeCloseTo(wilsonInterval(1.5, 3)[0], 12);
+    expect(w.ci[0]).toBeLessThan(0.15);
+    expect(w.ci[1]).toBeGreaterThan(0.85);
+  });
+
+  it('stays honest at small n: 4 wins of 4 is not "100% – 100%", and no winner is called', () => {
+    const w = winRate(['1', '2', '3', '4'].map((id) => t(id, 'a')), 2000, 1);
+    expect(w.winRate).toBe(1);
+    expect(w.ciBootstrap).toEqual([1, 1]);
+    expect(w.ci[0]).toBeLessThan(0.6); // Wilson: 51.0%
+    expect(w.ci[0]).toBeCloseTo(0.5101, 3);
+    expect(w.ci[1]).toBe(1);
+    expect(w.verdict).toBe('too-few');
+    // Wilson's textbook values: 8 of 10 gives [0.490, 0.943].
+    const [lo, hi] = wilsonInterval(8, 10);
+    expect(lo).toBeCloseTo(0.4902, 4);
+    expect(hi).toBeCloseTo(0.9433, 4);
+    // From MIN_PROMPTS_TO_CALL prompts on, a clear result is called, and an even one is not.
+    const many = Array.from({ length: MIN_PROMPTS_TO_CALL }, (_, i) => t(String(i), 'a'));
+    expect(winRate(many, 2000, 1).verdict).toBe('a');
+    expect(winRate(many.map((x) => ({ ...x, verdict: 'b' as const })), 2000, 1).verdict).toBe('b');
+    expect(winRate(Array.from({ length: 40 }, (_, i) => t(String(i), i % 2 ? 'a' : 'b')), 2000, 1).verdict).toBe('none');
   });
 
   it('percentile interpolates like numpy', () => {
@@ -57,8 +81,10 @@ describe('win-rate and bootstrap interval', () => {
     expect(r.perLanguage.rus.winRate).toBe(0.25);
     expect(r.overall.winRate).toBeCloseTo(0.5, 12);
     const csv = evalCsv(r).trim().split('\n');
-    expect(csv[0]).toBe('language,model_a,model_b,n,prompts,wins,ties,losses,win_rate,ci_low,ci_high,mean_reward_a,mean_reward_b');
-    expect(csv[1].startsWith('fra,Model A,"Model ""B""",1,1,1,0,0,1,1,1,')).toBe(true);
+    expect(csv[0]).toBe('language,model_a,model_b,n,prompts,wins,ties,losses,win_rate,ci_low,ci_high,mean_reward_a,mean_reward_b,verdict,ci_bootstrap_low,ci_bootstrap_high,ci_wilson_low,ci_wilson_high');
+    expect(csv[1].startsWith('fra,Model A,"Model ""B""",1,1,1,0,0,1,0.206549,1,')).toBe(true);
+    expect(csv[1]).toContain(',too-few,1,1,0.206549,1');
+    expect(r.interval).toMatch(/Wilson/);
     expect(csv.at(-1)!.startsWith('overall,')).toBe(true);
   });
 });

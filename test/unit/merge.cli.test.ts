@@ -1,7 +1,7 @@
 // `aya-playground merge CONFIG.yml --out DIR` end to end: tiny models made by `create`, merged into
 // an HF folder that the model loader reads and the CLI can score with.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -88,5 +88,20 @@ describe('aya-playground merge', () => {
     expect(fails(['merge', cfg]).status).toBe(2);
     writeFileSync(cfg, 'merge_method: della\nmodels: [{model: a}]\n');
     expect(fails(['merge', cfg, '--out', join(root, 'x')]).stderr).toMatch(/bad\.yml: merge_method 'della' is not supported/);
+  });
+
+  it('refuses out-of-range merge parameters before writing anything: the output folder stays as it was', () => {
+    const out = join(root, 'untouched');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'keep.txt'), 'mine');
+    const cfg = join(root, 'dense.yml');
+    writeFileSync(cfg, `merge_method: ties\nbase_model: ${a}\nmodels:\n  - model: ${b}\n    parameters: {weight: 1, density: 5}\n`);
+    const r = fails(['merge', cfg, '--out', out]);
+    expect(r.status).toBeGreaterThan(0);
+    expect(r.stderr).toContain(`model '${b}': density = 5 is out of range; density must be in [0, 1]`);
+    expect(readdirSync(out)).toEqual(['keep.txt']);
+    writeFileSync(cfg, `merge_method: slerp\nbase_model: ${a}\nmodels:\n  - model: ${b}\nparameters:\n  t: [0, nope, 1]\n`);
+    expect(fails(['merge', cfg, '--out', out]).stderr).toMatch(/t\[1\]: "nope" is not a number/);
+    expect(readdirSync(out)).toEqual(['keep.txt']);
   });
 });

@@ -102,6 +102,26 @@ describe('merge config: parameter resolution (mergekit evaluate_setting / Config
     expect(validateMergeConfig({ method: 'linear', models: two, parameters: { density: 0.5 } }).warnings[0]).toMatch(/density is not a parameter of linear/);
   });
 
+  it('refuses parameter values of the wrong type or out of mergekit’s range, naming the model, the parameter and the value', () => {
+    const ties = (parameters: Record<string, unknown>, global: Record<string, unknown> = {}) =>
+      validateMergeConfig({ method: 'ties', baseModel: 'base', models: [{ model: 'a', parameters: { weight: 1, ...parameters } as never }, { model: 'b', parameters: { weight: 1 } }], parameters: global as never });
+    expect(() => ties({ density: 5 })).toThrow("merge config: model 'a': density = 5 is out of range; density must be in [0, 1]");
+    expect(() => ties({ density: -0.1 })).toThrow(/model 'a': density = -0.1 is out of range/);
+    expect(() => ties({ density: [0.2, 0.5, 1.5] })).toThrow(/model 'a': density = 1.5 is out of range/);
+    expect(() => ties({ density: [{ filter: 'mlp', value: 2 }, { value: 0.5 }] })).toThrow(/model 'a': density = 2 is out of range/);
+    expect(() => ties({ weight: 'heavy' })).toThrow(/model 'a': weight = "heavy" is not a number/);
+    expect(() => ties({}, { normalize: 'yes' })).toThrow(/parameters: normalize = "yes" is not true or false/);
+    expect(() => ties({}, { lambda: 'x' })).toThrow(/lambda = "x" is not a number/);
+    expect(() => ties({}, { rescale: 'maybe' })).toThrow(/rescale = "maybe"/);
+    const slerp = (t: unknown) => validateMergeConfig({ method: 'slerp', baseModel: 'a', models: [{ model: 'b' }], parameters: { t } as never });
+    expect(() => slerp([0, 'nope', 1])).toThrow(/parameters\.t\[1\]: "nope" is not a number/);
+    expect(() => slerp(1.2)).toThrow(/t = 1.2 is out of range; t must be in \[0, 1\]/);
+    expect(() => ties({ gamma: 2 })).toThrow(/gamma = 2 is out of range/);
+    // In range: accepted, including gradients and filters.
+    expect(() => ties({ density: [0, 0.5, 1] }, { normalize: true, lambda: 1.5 })).not.toThrow();
+    expect(() => slerp([0, 0.5, 1])).not.toThrow();
+  });
+
   it('DARE keys depend on seed, model position and tensor name, not on where models are stored', () => {
     expect(dareKey(1, 0, 'w')).toBe(dareKey(1, 0, 'w'));
     const keys = new Set([dareKey(1, 0, 'w'), dareKey(2, 0, 'w'), dareKey(1, 1, 'w'), dareKey(1, 0, 'v')]);

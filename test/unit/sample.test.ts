@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { logSoftmax, top10Stats } from '../../src/model/logprobs.ts';
-import { sampleToken } from '../../src/model/sample.ts';
+import { DEFAULT_SAMPLING, sampleToken, type SamplingOptions, validateSampling } from '../../src/model/sample.ts';
+import { generate } from '../../src/model/generate.ts';
 
 describe('sampling', () => {
   const logits = [1, 3, 2, 3, -1];
@@ -38,5 +39,49 @@ describe('sampling', () => {
     const twenty = top10Stats(logSoftmax(new Array(20).fill(0)));
     expect(twenty.mass).toBeCloseTo(0.5, 12);
     expect(twenty.entropy).toBeCloseTo(10 * 0.05 * Math.log2(20), 10);
+  });
+});
+
+describe('min new tokens (HF min_new_tokens)', () => {
+  // A stand-in model whose next-token logits always favour <eos> (id 2): the generation loop's
+  // handling of min_new_tokens, without a GPU. Token 5 is second best.
+  const fakeModel = () => {
+    let length = 0;
+    return {
+      config: { eosTokenId: 2, maxPositionEmbeddings: 64 },
+      createCache: () => ({ get length() { return length; }, release() {} }),
+      forward: (batch: number[][]) => {
+        length += batch[0].length;
+        const row = new Float32Array(8).fill(0);
+        row[2] = 10;
+        row[5] = 5;
+        return { read: async () => ({ data: row }), release() {} };
+      },
+    } as unknown as Parameters<typeof generate>[0];
+  };
+  const run = async (o: Partial<SamplingOptions>) => {
+    const ids: number[] = [];
+    const it = generate(fakeModel(), [1, 3], { temperature: 0, topK: 0, topP: 1, maxNewTokens: 8, seed: 1, ...o });
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return { ids, reason: r.value };
+      ids.push(r.value.id);
+    }
+  };
+
+  it('suppresses <eos> until that many new tokens, then lets it through; capped by max new tokens', async () => {
+    expect(await run({})).toEqual({ ids: [2], reason: 'eos' });
+    expect(await run({ minNewTokens: 4 })).toEqual({ ids: [5, 5, 5, 5, 2], reason: 'eos' });
+    expect(await run({ minNewTokens: 20, maxNewTokens: 3 })).toEqual({ ids: [5, 5, 5], reason: 'max-tokens' });
+    // Sampled (not greedy): same seed, same tokens, and still no <eos> before 4.
+    const a = await run({ minNewTokens: 4, temperature: 1.5, seed: 9 });
+    expect(await run({ minNewTokens: 4, temperature: 1.5, seed: 9 })).toEqual(a);
+    expect(a.ids.slice(0, 4)).not.toContain(2);
+  });
+
+  it('refuses a min new tokens that is not a whole number ≥ 0', () => {
+    expect(() => validateSampling({ ...DEFAULT_SAMPLING, minNewTokens: -1 })).toThrow(/min new tokens/);
+    expect(() => validateSampling({ ...DEFAULT_SAMPLING, minNewTokens: 1.5 })).toThrow(/min new tokens/);
+    expect(DEFAULT_SAMPLING.minNewTokens).toBeGreaterThan(0);
   });
 });

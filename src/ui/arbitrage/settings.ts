@@ -2,6 +2,7 @@
 import { LANGUAGE_CODES } from '../../data/languages.ts';
 import { STRATEGIES, type Strategy } from '../../arbitrage/arbitrage.ts';
 import { loadPref, savePref } from '../common/localPref.ts';
+import { DEFAULT_MIN_NEW_TOKENS } from '../../model/sample.ts';
 
 export type PromptSourceChoice = 'train' | 'heldout' | 'jsonl';
 
@@ -14,6 +15,8 @@ export interface ArbitrageSettings {
   samplesPerTeacher: number;
   seed: number;
   maxNewTokens: number;
+  /** HF's min_new_tokens: no `<eos>` before this many new tokens. */
+  minNewTokens: number;
   temperature: number;
   single: string;
   routerRunId: string;
@@ -30,6 +33,7 @@ export const DEFAULT_ARBITRAGE_SETTINGS: ArbitrageSettings = {
   samplesPerTeacher: 1,
   seed: 1,
   maxNewTokens: 24,
+  minNewTokens: DEFAULT_MIN_NEW_TOKENS,
   temperature: 0.8,
   single: '',
   routerRunId: '',
@@ -48,6 +52,7 @@ export function loadArbitrageSettings(): ArbitrageSettings {
     samplesPerTeacher: num(s.samplesPerTeacher, d.samplesPerTeacher),
     seed: num(s.seed, d.seed),
     maxNewTokens: num(s.maxNewTokens, d.maxNewTokens),
+    minNewTokens: num(s.minNewTokens, d.minNewTokens),
     temperature: num(s.temperature, d.temperature),
     single: typeof s.single === 'string' ? s.single : '',
     routerRunId: typeof s.routerRunId === 'string' ? s.routerRunId : '',

@@ -7,7 +7,7 @@ const KEY = 'aya.arbiter.weights';
 
 export const COMPONENT_LABELS: Record<ComponentName, { name: string; help: string }> = {
   language: { name: 'Language', help: 'franc’s score that the completion is in the target language (1 = best guess; 0 = another script)' },
-  fluency: { name: 'Fluency', help: 'mean log-probability per character under the language’s character 4-gram model: 0 = no better than random characters, 1 = as likely as held-out UDHR text' },
+  fluency: { name: 'Fluency', help: 'mean log-probability per character (nats/char) under the language’s character 4-gram model, mapped so that 0 = uniformly random characters of the language’s alphabet and 1 = as likely as held-out UDHR text (clamped); on completions under 20 characters even genuine text often scores 0' },
   adequacy: { name: 'Adequacy', help: 'chrF against the reference continuation ÷ 100 (only when the prompt has a reference)' },
 };
 

@@ -1,5 +1,5 @@
 // How Evaluate writes its numbers, in one place (the chart, the summary and the list agree).
-import type { WinRate } from '../../eval/headToHead.ts';
+import { MIN_PROMPTS_TO_CALL, type WinRate, type WinVerdict, winVerdict } from '../../eval/headToHead.ts';
 import { LANGUAGES } from '../../data/languages.ts';
 
 /** 0.625 → "62.5%"; NaN → "—". */
@@ -11,17 +11,17 @@ export function intervalText(ci: [number, number]): string {
   return Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? `${pct(ci[0])} – ${pct(ci[1])}` : '—';
 }
 
-/** Below this many prompts a percentile bootstrap is too coarse to trust (all agreeing → zero width). */
-export const FEW_PROMPTS = 10;
+/** Below this many prompts no winner is called (src/eval/headToHead.ts). */
+export const FEW_PROMPTS = MIN_PROMPTS_TO_CALL;
 
-export type Separation = 'a' | 'b' | 'none';
+export type Separation = WinVerdict;
 
-/** Whether the 95% interval excludes 50%, and on which side. */
+/** What the row's interval says (reports saved before the verdict existed: worked out here). */
 export function separation(w: WinRate): Separation {
-  if (w.ci[0] > 0.5) return 'a';
-  if (w.ci[1] < 0.5) return 'b';
-  return 'none';
+  return w.verdict ?? winVerdict(w.ci, w.prompts);
 }
+
+export const SEPARATION_TEXT: Record<Separation, string> = { a: 'A better', b: 'B better', none: 'no clear winner', 'too-few': 'too few prompts to call' };
 
 export function languageName(code: string): string {
   return LANGUAGES.find((l) => l.code === code)?.name ?? code;

@@ -2,6 +2,7 @@
 // on the same settings). The imported JSONL itself is kept in IndexedDB by the panel.
 import { LANGUAGE_CODES } from '../../data/languages.ts';
 import { DEFAULT_BOOTSTRAP } from '../../eval/headToHead.ts';
+import { DEFAULT_MIN_NEW_TOKENS } from '../../model/sample.ts';
 import { loadPref, savePref } from '../common/localPref.ts';
 
 export type SourceChoice = 'heldout' | 'train' | 'jsonl';
@@ -17,6 +18,8 @@ export interface EvalSettings {
   samples: number;
   seed: number;
   maxNewTokens: number;
+  /** `<eos>` is not sampled before this many new tokens (HF's min_new_tokens). */
+  minNewTokens: number;
   temperature: number;
   topK: number;
   topP: number;
@@ -39,6 +42,7 @@ export function defaultSettings(): EvalSettings {
     samples: 1,
     seed: 1,
     maxNewTokens: 32,
+    minNewTokens: DEFAULT_MIN_NEW_TOKENS,
     temperature: 0.8,
     topK: 40,
     topP: 0.95,
@@ -74,6 +78,7 @@ export function settingErrors(s: EvalSettings): Partial<Record<keyof EvalSetting
   if (!posInt(s.samples)) e.samples = 'a whole number ≥ 1';
   if (!Number.isInteger(s.seed)) e.seed = 'a whole number';
   if (!posInt(s.maxNewTokens)) e.maxNewTokens = 'a whole number ≥ 1';
+  if (!(Number.isInteger(s.minNewTokens) && s.minNewTokens >= 0)) e.minNewTokens = 'a whole number ≥ 0';
   if (!(Number.isFinite(s.temperature) && s.temperature >= 0)) e.temperature = '≥ 0';
   if (!(Number.isInteger(s.topK) && s.topK >= 0)) e.topK = 'a whole number ≥ 0';
   if (!(s.topP > 0 && s.topP <= 1)) e.topP = 'in (0, 1]';

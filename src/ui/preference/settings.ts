@@ -1,6 +1,7 @@
 // The Preference form's settings, kept across reloads (localStorage), with defaults sized for a CPU
 // adapter, and one place that says what is wrong with a setting before the engine is asked.
 import { LANGUAGE_CODES } from '../../data/languages.ts';
+import { DEFAULT_MIN_NEW_TOKENS } from '../../model/sample.ts';
 import type { DpoRequest } from '../../engine/api.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import { DPO_LOSSES, type DpoLossType } from '../../ops/dpo.ts';
@@ -18,6 +19,8 @@ export const DATA_CHOICES: readonly DataChoice[] = ['arbitrage', 'jsonl', 'click
 /** The form's numbers: the request's, its sampling settings', and how many prompts per language. */
 export type Numbers = Pick<DpoRequest, 'beta' | 'lr' | 'batchPairs' | 'seqLen' | 'seed' | 'offlineSteps' | 'onlineSteps' | 'iterations' | 'samplesPerPrompt' | 'evalEvery'> &
   Pick<DpoRequest['sampling'], 'temperature' | 'topK' | 'topP' | 'maxNewTokens'> & {
+    /** HF's min_new_tokens: no `<eos>` before this many new tokens. */
+    minNewTokens: number;
     onlinePerLanguage: number;
     evalPerLanguage: number;
   };
@@ -53,6 +56,7 @@ export const DEFAULT_NUMBERS: Numbers = {
   topK: 40,
   topP: 0.95,
   maxNewTokens: 24,
+  minNewTokens: DEFAULT_MIN_NEW_TOKENS,
   evalEvery: 5,
   onlinePerLanguage: 2,
   evalPerLanguage: 1,
@@ -126,6 +130,7 @@ export function numberErrors(n: Numbers, mode: PreferenceMode, config: ModelConf
   if (!isInt(n.topK, 0)) e.topK = 'a whole number ≥ 0 (0: all)';
   if (!(n.topP > 0 && n.topP <= 1)) e.topP = 'in (0, 1]';
   if (!isInt(n.maxNewTokens, 1) || n.maxNewTokens > 256) e.maxNewTokens = 'a whole number from 1 to 256';
+  if (!isInt(n.minNewTokens, 0) || n.minNewTokens > 256) e.minNewTokens = 'a whole number from 0 to 256';
   if (!isInt(n.evalEvery, 0)) e.evalEvery = 'a whole number ≥ 0 (0: at each stage’s end)';
   if (!isInt(n.evalPerLanguage, 0)) e.evalPerLanguage = 'a whole number ≥ 0 (0: no evaluation)';
   return e;
