@@ -4,7 +4,7 @@ import type { ModelStore, ModelSummary } from '../engine/models.ts';
 import { summarize } from '../engine/models.ts';
 import { fromHfConfig } from '../model/config.ts';
 import type { ModelFiles } from '../model/folder.ts';
-import { readIfExists, readModelDir, readModelDirSummary, writeModelDir } from '../model/folder.node.ts';
+import { readModelDir, readModelDirSummary, readTokenizerFiles, writeModelDir } from '../model/folder.node.ts';
 
 /** A folder's summary without reading its weights. */
 export async function folderSummary(dir: string, id: string, name: string): Promise<ModelSummary> {
@@ -28,11 +28,7 @@ export const dirModelStore: ModelStore = {
     throw new Error(`the CLI does not delete model folders (${basename(id)}); remove the directory yourself`);
   },
   summary: (id) => folderSummary(resolve(id), id, basename(resolve(id))),
-  async tokenizerFiles(id) {
-    const bytes = await readIfExists(join(resolve(id), 'tokenizer.json'));
-    if (!bytes) throw new Error(`no tokenizer.json in ${resolve(id)}`);
-    return new Map([['tokenizer.json', bytes]]);
-  },
+  tokenizerFiles: (id) => readTokenizerFiles(resolve(id)),
   // Paths as given: a merge's mergekit_config.yml then names the inputs as the user did.
   localPath: async (id) => id,
 };

@@ -47,9 +47,8 @@ export class DeviceManager {
     this.ctx = null;
     if (old) {
       try {
-        const c = await old;
-        c.destroy();
-        this.onContextGone(c);
+        // Its `lost` promise settles on destroy, which forgets the models on it (context()).
+        (await old).destroy();
       } catch {
         // The old device never came up or is already gone: nothing to release.
       }

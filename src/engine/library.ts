@@ -21,10 +21,14 @@ export interface LoadedModel {
 
 const MAX_LOADED_MODELS = 6;
 
+/** "Tiny FRA · offline" → "tiny-fra-offline": a name as an id or folder name. */
+export function slugify(name: string, max = 32): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, max) || 'model';
+}
+
 let idCounter = 0;
 export function newModelId(name: string): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 32) || 'model';
-  return `${slug}-${Date.now().toString(36)}${(++idCounter).toString(36)}`;
+  return `${slugify(name)}-${Date.now().toString(36)}${(++idCounter).toString(36)}`;
 }
 
 export class ModelLibrary {

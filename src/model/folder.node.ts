@@ -139,3 +139,10 @@ export async function readModelDirSummary(dir: string): Promise<{ config: unknow
   const mtime = (await stat(join(dir, CONFIG_FILE))).mtime;
   return { config, playground: pg && typeof pg === 'object' && !Array.isArray(pg) ? (pg as Record<string, unknown>) : null, files, bytes, mtime };
 }
+
+/** Only a folder's tokenizer.json (what tokenizing needs, without the weights). */
+export async function readTokenizerFiles(dir: string): Promise<ModelFiles> {
+  const bytes = await readIfExists(join(dir, TOKENIZER_FILE));
+  if (!bytes) throw new Error(`no ${TOKENIZER_FILE} in ${dir}`);
+  return new Map([[TOKENIZER_FILE, bytes]]);
+}

@@ -7,7 +7,8 @@ import { lstat, mkdir, readFile, readdir, realpath } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ModelStore, ModelSummary } from '../engine/models.ts';
 import type { ModelFiles } from '../model/folder.ts';
-import { readIfExists, readModelDir, writeModelDir } from '../model/folder.node.ts';
+import { readModelDir, readTokenizerFiles, writeModelDir } from '../model/folder.node.ts';
+import { slugify } from '../engine/library.ts';
 import { folderSummary } from '../cli/dirStore.ts';
 import type { ZooManifest } from '../store/builtinModels.ts';
 
@@ -116,7 +117,7 @@ export function folderLibrary(roots: LibraryRoot[]): ModelStore & { resolveId(id
       throw new Error(`the runtime does not delete folders on disk; remove ${dir} yourself if you no longer need it`);
     },
     newId(name: string): string {
-      const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48) || 'model';
+      const slug = slugify(name, 48);
       const root = roots[0];
       let folder = slug;
       for (let i = 2; existsSync(join(root.dir, folder)) || reserved.has(`${root.label}/${folder}`); i++) folder = `${slug}-${i}`;
@@ -128,12 +129,7 @@ export function folderLibrary(roots: LibraryRoot[]): ModelStore & { resolveId(id
       const dir = await resolveId(id);
       return folderSummary(dir, id, basename(dir));
     },
-    async tokenizerFiles(id: string): Promise<ModelFiles> {
-      const dir = await resolveId(id);
-      const bytes = await readIfExists(join(dir, 'tokenizer.json'));
-      if (!bytes) throw new Error(`no tokenizer.json in ${dir}`);
-      return new Map([['tokenizer.json', bytes]]);
-    },
+    tokenizerFiles: async (id) => readTokenizerFiles(await resolveId(id)),
     async localPath(id: string, forWrite = false): Promise<string> {
       const dir = await resolveId(id, forWrite);
       if (forWrite) await mkdir(resolve(dir, '..'), { recursive: true });
@@ -172,11 +168,7 @@ export function zooLibrary(dir: string): ModelStore & { manifest(): Promise<ZooM
       throw new Error('built-in models cannot be deleted');
     },
     summary: (id) => zooSummary(id),
-    async tokenizerFiles(id) {
-      const bytes = await readIfExists(join(await folderOf(id), 'tokenizer.json'));
-      if (!bytes) throw new Error(`${id}: no tokenizer.json`);
-      return new Map([['tokenizer.json', bytes]]);
-    },
+    tokenizerFiles: async (id) => readTokenizerFiles(await folderOf(id)),
     localPath: async (id, forWrite) => {
       if (forWrite) throw new Error('built-in models are read-only');
       return folderOf(id);

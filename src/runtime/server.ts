@@ -163,11 +163,12 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   });
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
+  // The names this server answers to; its own pages' origins are those names over http.
   const hostsAllowed = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${urlHost}:${port}`]);
-  const origins = [...new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`, `http://${urlHost}:${port}`, ...DEV_ORIGINS, ...(o.allowOrigins ?? [])])];
+  const ownOrigins = new Set([...hostsAllowed].map((h) => `http://${h}`));
+  const origins = [...new Set([...ownOrigins, ...DEV_ORIGINS, ...(o.allowOrigins ?? [])])];
   const originSet = new Set(origins);
 
-  const ownOrigins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`, `http://${urlHost}:${port}`]);
   const cookieName = tokenCookie(port);
 
   /** Why a request may not go on (null when it may): the same checks for HTTP and WebSocket. */

@@ -350,9 +350,16 @@ class EngineClient {
 
   /** The other side's EngineApi when it can be reached (to copy models across), else null. */
   other(): { side: Side; api: EngineApi } | null {
-    if (this.side === 'runtime') return { side: 'tab', api: this.tab.ensure() };
-    if (this.runtime.status === 'ready' && this.runtime.api) return { side: 'runtime', api: this.runtime.api };
+    const side = this.otherSide;
+    if (side === 'tab') return { side, api: this.tab.ensure() };
+    if (side === 'runtime' && this.runtime.api) return { side, api: this.runtime.api };
     return null;
+  }
+
+  /** Which side a model can be copied to now: the tab's always, a runtime's while it is connected. */
+  get otherSide(): Side | null {
+    if (this.side === 'runtime') return 'tab';
+    return this.runtime.status === 'ready' ? 'runtime' : null;
   }
 
   private tokenFromAddress(): string | null {

@@ -4,7 +4,7 @@
 // follows; cancelling and pausing. A run on the desktop runtime goes on when the page reloads or
 // closes: the record names the job, and after a reload the run re-attaches to it and rebuilds its
 // charts from the job's whole history. A run in this tab dies with the page and is marked so.
-import type { Job, JobKind, JobEvent, JobResult } from '../../engine/api.ts';
+import type { Job, JobKind, JobEvent, JobRequest, JobResult } from '../../engine/api.ts';
 import { DETACHED } from '../../engine/protocol.ts';
 import { load, save } from '../../store/persist.ts';
 import { engine, type Side } from '../engineClient.svelte.ts';
@@ -38,9 +38,15 @@ export abstract class PersistedRun<R extends RunBase, K extends JobKind> {
   private lastSave = 0;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(key: string) {
+  constructor(
+    key: string,
+    private readonly kind: K,
+  ) {
     this.key = key;
   }
+
+  /** The record a job of this kind starts from (its request as the run shows it). */
+  protected abstract recordOf(request: JobRequest<K>): R;
 
   /** One event into the record; true when it changes the run's state (saved at once). */
   protected abstract apply(r: R, e: JobEvent<K>): boolean;
@@ -97,6 +103,33 @@ export abstract class PersistedRun<R extends RunBase, K extends JobKind> {
 
   get active(): boolean {
     return isActive(this.run?.status);
+  }
+
+  /** Starts the job for `record` and follows it; a job that cannot start ends the record 'error'
+   *  (with `failed`'s fields too). */
+  protected async launch(request: JobRequest<K>, record: R, failed: Partial<R> = {}): Promise<void> {
+    if (this.active) return;
+    this.cancelling = false;
+    this.pausing = false;
+    this.run = record;
+    let job: Job<K>;
+    try {
+      job = engine.ready().start(this.kind, request);
+    } catch (e) {
+      await this.finish(this.run, { status: 'error', error: (e as Error).message, etaSeconds: null, ...failed } as Partial<R>);
+      return;
+    }
+    await this.follow(job);
+  }
+
+  /** Shows a job started elsewhere (another tab, before a reload) from its whole history. */
+  async adopt(job: Job<K>): Promise<void> {
+    if (this.active) throw new Error('A run is in progress here; cancel it or wait for it first.');
+    if (!job.request) throw new Error(`job ${job.id}: its request is not known`);
+    this.cancelling = false;
+    this.pausing = false;
+    this.run = this.recordOf(job.request);
+    await this.follow(job);
   }
 
   /** Follows `job` (running on `side`) into the current record until it ends; the record says how

@@ -111,7 +111,7 @@ class EvalRun {
     this.liveRequest = { req, names, meta };
     let report: EvalReport | null = null;
     let error: string | null = null;
-    let jobId = `evaluate-${Date.now().toString(36)}`;
+    let jobId: string | null = null;
     try {
       const job = engine.ready().start('evaluate', req);
       this.job = job;
@@ -133,7 +133,8 @@ class EvalRun {
     this.job = null;
     const { prompts, ...rest } = req;
     const source = prompts.source.kind === 'udhr' ? `udhr:${prompts.source.split}` : `jsonl:${prompts.source.file}`;
-    if (report) {
+    // A report exists only for a job that started (its id names the stored report).
+    if (report && jobId) {
       const stored: StoredReport = {
         id: jobId,
         savedAt: new Date().toISOString(),

@@ -2,12 +2,11 @@
 // telemetry (every step's TRL metrics, the evaluations, the over-optimisation warnings, the saved
 // stage models) and how it ended. The record is saved to IndexedDB as it grows, so the last run's
 // charts come back after a reload or a panel switch; the models themselves are saved by the engine.
-import type { DpoRequest, Job } from '../../engine/api.ts';
+import type { DpoRequest } from '../../engine/api.ts';
 import type { DpoStepPoint } from '../../train/dpo.ts';
 import type { OverOptimisation, PolicyEval } from '../../train/dpoEval.ts';
 import type { PreferenceEvent, PreferenceOutcome, StageName } from '../../train/preference.ts';
 import { PersistedRun, isActive, type RunBase, type RunStatus } from '../common/persistedRun.svelte.ts';
-import { engine } from '../engineClient.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
 
 export { isActive, type RunStatus } from '../common/persistedRun.svelte.ts';
@@ -68,7 +67,7 @@ export function planStages(req: Pick<DpoRequest, 'mode' | 'offlineSteps' | 'onli
 
 class PreferenceRun extends PersistedRun<RunRecord, 'dpo'> {
   constructor() {
-    super('preference.lastRun');
+    super('preference.lastRun', 'dpo');
   }
 
   protected override interrupt(saved: RunRecord): void {
@@ -76,37 +75,19 @@ class PreferenceRun extends PersistedRun<RunRecord, 'dpo'> {
     saved.phase = null;
   }
 
-  async start(req: DpoRequest, meta: { policyName: string; pairsLabel: string | null; languages: string[]; onlinePerLanguage: number; evalPerLanguage: number }): Promise<void> {
-    if (this.active) return;
-    this.cancelling = false;
-    this.pausing = false;
-    this.run = this.record(req, meta);
-    let job;
-    try {
-      job = engine.ready().start('dpo', req);
-    } catch (e) {
-      await this.finish(this.run, { status: 'error', error: (e as Error).message, etaSeconds: null, phase: null, sampling: null });
-      return;
-    }
-    await this.follow(job);
+  start(req: DpoRequest, meta: { policyName: string; pairsLabel: string | null; languages: string[]; onlinePerLanguage: number; evalPerLanguage: number }): Promise<void> {
+    return this.launch(req, this.record(req, meta), { phase: null, sampling: null });
   }
 
-  /** Shows a DPO job started elsewhere (another tab, before a reload) from its whole history. */
-  async adopt(job: Job<'dpo'>): Promise<void> {
-    if (this.active) throw new Error('A preference run is in progress here; cancel it or wait for it first.');
-    if (!job.request) throw new Error(`job ${job.id}: its request is not known`);
-    const req = job.request;
+  protected recordOf(req: DpoRequest): RunRecord {
     const langs = req.onlinePrompts?.languages ?? req.evalPrompts?.languages ?? [...new Set((req.pairs ?? []).map((p) => p.language))];
-    this.run = this.record(req, {
+    return this.record(req, {
       policyName: modelList.items.find((m) => m.id === req.modelId)?.name ?? req.modelId,
       pairsLabel: req.pairs?.length ? `${req.pairs.length} pairs` : null,
       languages: langs,
       onlinePerLanguage: req.onlinePrompts?.perLanguage ?? 0,
       evalPerLanguage: req.evalPrompts?.perLanguage ?? 0,
     });
-    this.cancelling = false;
-    this.pausing = false;
-    await this.follow(job);
   }
 
   private record(req: DpoRequest, meta: { policyName: string; pairsLabel: string | null; languages: string[]; onlinePerLanguage: number; evalPerLanguage: number }): RunRecord {

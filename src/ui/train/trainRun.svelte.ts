@@ -2,10 +2,9 @@
 // loss, the held-out evaluations, the checkpoints) and how it ended. The record is saved to
 // IndexedDB as it grows, so the last run's charts come back after a reload; the models themselves
 // (checkpoints and result) are saved by the engine.
-import type { Job, TrainEvent, TrainRequest, TrainResult } from '../../engine/api.ts';
+import type { TrainEvent, TrainRequest, TrainResult } from '../../engine/api.ts';
 import type { EvalPoint, StepPoint } from '../../train/sft.ts';
 import { PersistedRun, type RunBase, type RunStatus } from '../common/persistedRun.svelte.ts';
-import { engine } from '../engineClient.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
 
 export { isActive, type RunStatus } from '../common/persistedRun.svelte.ts';
@@ -31,33 +30,15 @@ export interface RunRecord extends RunBase {
 
 class TrainRun extends PersistedRun<RunRecord, 'train'> {
   constructor() {
-    super('train.lastRun');
+    super('train.lastRun', 'train');
   }
 
-  async start(req: TrainRequest, meta: { startModelName: string; pairsFile: string | null }): Promise<void> {
-    if (this.active) return;
-    this.pausing = false;
-    this.cancelling = false;
-    this.run = this.record(req, meta);
-    let job;
-    try {
-      job = engine.ready().start('train', req);
-    } catch (e) {
-      await this.finish(this.run, { status: 'error', error: (e as Error).message, etaSeconds: null });
-      return;
-    }
-    await this.follow(job);
+  start(req: TrainRequest, meta: { startModelName: string; pairsFile: string | null }): Promise<void> {
+    return this.launch(req, this.record(req, meta));
   }
 
-  /** Shows a training job started elsewhere (another tab, before a reload) from its whole history. */
-  async adopt(job: Job<'train'>): Promise<void> {
-    if (this.active) throw new Error('A training run is in progress here; cancel it or wait for it first.');
-    if (!job.request) throw new Error(`job ${job.id}: its request is not known`);
-    const req = job.request;
-    this.run = this.record(req, { startModelName: modelList.items.find((m) => m.id === req.modelId)?.name ?? req.modelId, pairsFile: req.pairs?.length ? 'pairs' : null });
-    this.cancelling = false;
-    this.pausing = false;
-    await this.follow(job);
+  protected recordOf(req: TrainRequest): RunRecord {
+    return this.record(req, { startModelName: modelList.items.find((m) => m.id === req.modelId)?.name ?? req.modelId, pairsFile: req.pairs?.length ? 'pairs' : null });
   }
 
   private record(req: TrainRequest, meta: { startModelName: string; pairsFile: string | null }): RunRecord {
