@@ -158,8 +158,10 @@ export interface ConnectOptions {
 
 class RemoteJob<K extends JobKind = JobKind> implements Job<K> {
   readonly history: unknown[] = [];
-  state: JobInfo['state'] = 'running';
   ended = false;
+  /** The engine has (or may have) this job: its start was answered, or lost with the link. A job
+   *  whose start is still on its way is not followed again on a reconnect. */
+  known = false;
   readonly outcome: Promise<JobOutcome<never>>;
   private settle!: (o: JobOutcome<never>) => void;
   private readonly listeners = new Set<(e: never) => void>();
@@ -178,14 +180,13 @@ class RemoteJob<K extends JobKind = JobKind> implements Job<K> {
       if (m.seq < this.history.length) return; // seen before a reconnect
       this.history.push(m.data);
       for (const l of [...this.listeners]) l(m.data as never);
-    } else if (m.type === 'state') this.state = m.state;
-    else this.end(m.outcome as JobOutcome<never>);
+    } else if (m.type === 'end') this.end(m.outcome as JobOutcome<never>);
+    // 'state' (paused/running) is news for job lists, which hear it through the engine's 'jobs' event.
   }
 
   end(o: JobOutcome<never>): void {
     if (this.ended) return;
     this.ended = true;
-    this.state = o.status;
     this.settle(o);
     this.client.forget(this.id);
   }
@@ -280,6 +281,7 @@ export class RemoteEngine {
     // Jobs followed before a reconnect: follow them again (the history is replayed; seen events
     // are dropped), or end them if the engine no longer knows them.
     for (const job of [...this.jobsById.values()]) {
+      if (!job.known) continue;
       this.request('subscribe', undefined, { job: job.id, from: job.history.length }).catch((e: Error) => {
         // The engine no longer knows it (a new runtime process); a link that dropped again retries.
         if (e instanceof EngineError) job.end({ status: 'failed', error: `${this.opts.lostMessage}; the job is gone (${e.message})` });
@@ -362,11 +364,15 @@ export class RemoteEngine {
   start<K extends JobKind>(kind: K, request: JobRequest<K>): Job<K> {
     const job = new RemoteJob(newJobId(kind), kind, this, request);
     this.jobsById.set(job.id, job);
-    this.request('start', kind, { job: job.id, request }).catch((e: Error) => {
-      // Refused by the engine: the job never ran. A transport that went away before the answer:
-      // the job may be running there; the reconnect follows it again (or says it is gone).
-      if (e instanceof EngineError || !this.opts.reconnect) job.end({ status: 'failed', error: e.message });
-    });
+    this.request('start', kind, { job: job.id, request }).then(
+      () => (job.known = true),
+      (e: Error) => {
+        // Refused by the engine: the job never ran. A transport that went away before the answer:
+        // the job may be running there; the reconnect follows it again (or says it is gone).
+        if (e instanceof EngineError || !this.opts.reconnect) job.end({ status: 'failed', error: e.message });
+        else job.known = true;
+      },
+    );
     return job as unknown as Job<K>;
   }
 
@@ -384,6 +390,7 @@ export class RemoteEngine {
           const a = (await this.request('subscribe', undefined, { job: jobId })) as SubscribeAnswer;
           (job as { kind: JobKind }).kind = a.info.kind;
           job.request = a.request as never;
+          job.known = true;
           return job;
         } catch (e) {
           if (this.jobsById.get(jobId) === job) this.jobsById.delete(jobId);

@@ -49,6 +49,16 @@ describe('reconnecting to the desktop runtime', () => {
       expect(api.connection.status).toBe('connected');
       // Calls work again on the new connection.
       expect((await api.listModels()).map((m) => m.id)).toContain(r.model!.id);
+
+      // A job started on a new client before its first connection is open runs as usual (it is not
+      // mistaken for a job the engine forgot).
+      const early = connectEngine(() => webSocketPort(new WebSocket(`${runtime.engineUrl}?token=${runtime.token}`) as unknown as WebSocketLike), { lostMessage: 'gone', reconnect: { delaysMs: [50] } });
+      try {
+        const o = await early.start('sample', { modelId: base.id, prompt: 'Hello', lang: 'eng', sampling: { temperature: 0, topK: 0, topP: 1, maxNewTokens: 3, seed: 1 } }).outcome;
+        expect(o.status).toBe('done');
+      } finally {
+        early.close();
+      }
     } finally {
       api.close();
     }
