@@ -2,7 +2,7 @@
 // Every command goes through the same EngineApi as the app (src/engine/api.ts): plain calls, and jobs
 // followed event by event (src/cli/jobs.ts).
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Engine } from '../engine/engine.ts';
 import type { EngineApi } from '../engine/api.ts';
@@ -19,6 +19,7 @@ import { int, need, num, UsageError, type Values } from './args.ts';
 import { DPO_OPTIONS, DPO_USAGE, runDpoCommand } from './dpoCommand.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
+import { GGUF_DTYPES, type GgufDtype } from '../model/ggufExport.ts';
 import { formatBench, formatCheck, formatInfo } from './format.ts';
 import { nodePlatform } from './platform.ts';
 
@@ -39,6 +40,9 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
          [--temperature T] [--top-k K] [--top-p P] [--seed S]
                                              a completion, streamed as it is generated
   train-tokenizer --out DIR [--vocab-size N] the universal byte-level BPE on the 23 languages
+  export --format gguf --model DIR --out FILE.gguf [--dtype f32|f16]
+                                             a llama.cpp GGUF (architecture command-r) and an
+                                             Ollama Modelfile beside it
   train --model DIR --out DIR [--langs fra,spa,… | --data pairs.jsonl] [--steps N] [--batch B]
         [--seq T] [--lr LR] [--seed S] [--eval-every N] [--checkpoint-every N]
                                              fine-tune (SFT) a model; one JSON metrics line per step
@@ -80,6 +84,7 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
     seed: { type: 'string' },
   },
   'train-tokenizer': { out: { type: 'string' }, 'vocab-size': { type: 'string' } },
+  export: { model: { type: 'string' }, out: { type: 'string' }, format: { type: 'string', default: 'gguf' }, dtype: { type: 'string', default: 'f32' } },
   train: {
     model: { type: 'string' },
     out: { type: 'string' },
@@ -260,6 +265,22 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
       if (asJson) {
         json({ prompt, language: lang, completion: r.text, ids: r.ids, prompt_ids: r.promptIds, stop_reason: r.stopReason, tokens_per_second: r.tokensPerSecond, ...opts });
       } else out(`\n[${r.ids.length} tokens, ${r.tokensPerSecond.toFixed(1)} tokens/s, stopped: ${r.stopReason}]\n`);
+      return 0;
+    }
+    case 'export': {
+      const model = resolve(need(values, 'model'));
+      const outFile = resolve(need(values, 'out'));
+      if (values.format !== 'gguf') throw new UsageError(`--format: '${values.format}' is not an export format; the one there is: gguf (a model folder is already the safetensors format)`);
+      const dtype = String(values.dtype);
+      if (!GGUF_DTYPES.includes(dtype as GgufDtype)) throw new UsageError(`--dtype: expected one of ${GGUF_DTYPES.join(', ')}, got '${dtype}'`);
+      const files = await engine.exportModel(model, { format: 'gguf', dtype: dtype as GgufDtype, fileName: basename(outFile) });
+      await mkdir(dirname(outFile), { recursive: true });
+      const gguf = files.get(basename(outFile))!;
+      await writeFile(outFile, gguf);
+      const modelfile = join(dirname(outFile), 'Modelfile');
+      await writeFile(modelfile, files.get('Modelfile')!);
+      if (asJson) json({ out: outFile, bytes: gguf.byteLength, dtype, modelfile });
+      else out(`wrote ${outFile} (${(gguf.byteLength / 2 ** 20).toFixed(2)} MiB, ${dtype.toUpperCase()}, llama.cpp architecture command-r) and ${modelfile}\n`);
       return 0;
     }
     case 'train-tokenizer': {

@@ -21,6 +21,7 @@ import type { LogprobsResult } from '../model/logprobs.ts';
 import type { SamplingOptions } from '../model/sample.ts';
 import type { Prompt } from '../data/corpus.ts';
 import type { ModelSummary } from './models.ts';
+import type { GgufDtype } from '../model/ggufExport.ts';
 import type { MixEntry, PairRecord } from '../train/data.ts';
 import type { EvalPoint, StepPoint } from '../train/sft.ts';
 import type { ArbiterScore, ArbiterWeights } from '../arbiter/arbiter.ts';
@@ -385,6 +386,15 @@ export class JobCancelled extends Error {
   }
 }
 
+export interface ExportOptions {
+  /** 'folder' (default): config.json, safetensors, tokenizer — what import takes back. */
+  format?: 'folder' | 'gguf';
+  /** GGUF only: 'f32' (default, exact) or 'f16' (half the size). */
+  dtype?: GgufDtype;
+  /** GGUF only: the file's name (the Modelfile's FROM names it); default `<model name>.<dtype>.gguf`. */
+  fileName?: string;
+}
+
 /** The plain calls (request → answer). Every name here is a method of EngineApi. */
 export interface EngineCalls {
   info(): Promise<EngineInfo>;
@@ -397,7 +407,8 @@ export interface EngineCalls {
   createModel(req: CreateModelRequest): Promise<ModelSummary>;
   /** Validates a model folder's files fully (config, every tensor, tokenizer) before storing them. */
   importModel(name: string, files: ModelFiles): Promise<ModelSummary>;
-  exportModel(id: string): Promise<ModelFiles>;
+  /** The model folder's files; with `format: 'gguf'`, a llama.cpp GGUF and an Ollama Modelfile. */
+  exportModel(id: string, opts?: ExportOptions): Promise<ModelFiles>;
   deleteModel(id: string): Promise<void>;
   /** Held-out (or training) UDHR prompts of one language. */
   prompts(lang: string, split?: 'train' | 'heldout'): Promise<Prompt[]>;

@@ -4,6 +4,7 @@
 import { availableVariants, defaultVariant } from '../ops/matmul.ts';
 import { language } from '../data/languages.ts';
 import { sequenceLogprobs } from '../model/logprobs.ts';
+import { GGUF_DTYPES, ggufFileName, modelToGguf, ollamaModelfile } from '../model/ggufExport.ts';
 import { inspectMerge } from './jobs/merge.ts';
 import pkg from '../../package.json';
 import {
@@ -11,6 +12,7 @@ import {
   type EngineApi,
   type EngineEvent,
   type EngineInfo,
+  type ExportOptions,
   type Job,
   type JobKind,
   type JobOutcome,
@@ -38,7 +40,7 @@ import { zoo } from './jobs/zoo.ts';
 import { trainTokenizer } from './jobs/tokenizer.ts';
 import type { ArbiterWeights } from '../arbiter/arbiter.ts';
 import type { MergeInspectRequest } from './jobs/merge.ts';
-import type { ModelFiles } from '../model/folder.ts';
+import { isPlainFileName, type ModelFiles } from '../model/folder.ts';
 
 export type { EnginePlatform };
 
@@ -144,8 +146,21 @@ export class Engine implements EngineApi {
     return this.core.library.import(String(name), files);
   }
 
-  exportModel(id: string) {
-    return this.core.library.files(id);
+  async exportModel(id: string, opts: ExportOptions = {}) {
+    const format = opts.format ?? 'folder';
+    if (format === 'folder') return this.core.library.files(id);
+    if (format !== 'gguf') throw new Error(`export: unknown format '${String(format)}' (folder or gguf)`);
+    const dtype = opts.dtype ?? 'f32';
+    if (!GGUF_DTYPES.includes(dtype)) throw new Error(`export: GGUF dtype must be one of ${GGUF_DTYPES.join(', ')}, got '${String(dtype)}'`);
+    const [{ folder, tok }, models] = await Promise.all([this.core.library.read(id), this.listModels()]);
+    // A model outside the library (the CLI's --model DIR) is named after its folder.
+    const name = models.find((m) => m.id === id)?.name ?? id.split(/[\\/]/).filter(Boolean).pop() ?? id;
+    const file = opts.fileName ?? ggufFileName(name, dtype);
+    if (!isPlainFileName(file)) throw new Error(`export: '${file}' is not a plain file name`);
+    const files: ModelFiles = new Map();
+    files.set(file, modelToGguf(folder, tok, { dtype, name }));
+    files.set('Modelfile', new TextEncoder().encode(ollamaModelfile(file, folder, tok, name)));
+    return files;
   }
 
   deleteModel(id: string) {

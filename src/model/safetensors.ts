@@ -169,6 +169,36 @@ export function f16ToF32(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + mant / 1024);
 }
 
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** number → IEEE binary16 bits, rounded to nearest even (as numpy and ggml do); overflow → ±inf. */
+export function f32ToF16(x: number): number {
+  f32Scratch[0] = x;
+  const b = u32Scratch[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112; // the binary16 exponent field
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal or zero: the result counts units of 2^-24, i.e. the 24-bit significand shifted right.
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is still right
+  return sign | h;
+}
+
 function f16Lookup(): Float32Array {
   // 256 KiB once: a table lookup per element beats the branches on big F16 checkpoints.
   if (!f16Table) {

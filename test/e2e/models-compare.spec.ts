@@ -1,4 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 
 // Each test gets a fresh browser context, so IndexedDB and localStorage start empty.
 
@@ -49,6 +51,18 @@ test('create two tiny models, keep them across a reload, and compare their sampl
   const download = page.waitForEvent('download');
   await rows.filter({ hasText: 'tiny-a' }).getByRole('button', { name: 'Download .zip' }).click();
   expect((await download).suggestedFilename()).toBe('tiny-a.zip');
+
+  // Export → GGUF (F16): a zip of the .gguf and an Ollama Modelfile naming it.
+  await rows.filter({ hasText: 'tiny-a' }).getByTestId('model-gguf').click();
+  const ggufDownload = page.waitForEvent('download');
+  await rows.filter({ hasText: 'tiny-a' }).getByTestId('gguf-choice').getByRole('button', { name: 'F16' }).click();
+  const gguf = await ggufDownload;
+  expect(gguf.suggestedFilename()).toBe('tiny-a-gguf-f16.zip');
+  const unzipped = unzipSync(new Uint8Array(readFileSync(await gguf.path())));
+  expect(Object.keys(unzipped).sort()).toEqual(['tiny-a/Modelfile', 'tiny-a/tiny-a.f16.gguf']);
+  expect(new TextDecoder().decode(unzipped['tiny-a/tiny-a.f16.gguf'].subarray(0, 4))).toBe('GGUF');
+  expect(new TextDecoder().decode(unzipped['tiny-a/Modelfile'])).toContain('FROM ./tiny-a.f16.gguf');
+  await expect(rows.filter({ hasText: 'tiny-a' }).getByTestId('gguf-choice')).toHaveCount(0);
 
   await page.getByRole('link', { name: 'Compare' }).click();
   await page.getByTestId('language').selectOption({ label: 'French' });

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { COMMANDS, main } from '../../src/cli/main.ts';
+import { readGgufHeader } from '../../src/model/gguf.ts';
 
 const run = (...args: string[]): string => execFileSync('node', ['bin/aya-playground.js', ...args], { encoding: 'utf8', timeout: 120_000 });
 
@@ -106,5 +107,16 @@ describe('aya-playground CLI', () => {
     expect(a.ids).toHaveLength(4);
     expect(b.completion).toBe(a.completion);
     expect(() => run('sample', '--model', dir, '--lang', 'xx', '--prompt', 'a')).toThrow(/unknown language 'xx'/);
+
+    // export --format gguf: the file, and a Modelfile beside it naming it.
+    const out = join(dir, 'gguf', 'tiny.f16.gguf');
+    const r = JSON.parse(run('export', '--format', 'gguf', '--model', dir, '--out', out, '--dtype', 'f16', '--json'));
+    expect(r).toMatchObject({ out, dtype: 'f16', modelfile: join(dir, 'gguf', 'Modelfile') });
+    const bytes = readFileSync(out);
+    expect(bytes.byteLength).toBe(r.bytes);
+    expect(readGgufHeader(bytes, out).metadata.get('general.architecture')).toBe('command-r');
+    expect(readFileSync(r.modelfile, 'utf8')).toContain('FROM ./tiny.f16.gguf\n');
+    expect(() => run('export', '--model', dir, '--out', out, '--dtype', 'q4')).toThrow(/--dtype: expected one of f32, f16, got 'q4'/);
+    expect(() => run('export', '--model', join(dir, 'missing'), '--out', out)).toThrow(/missing/);
   });
 });
