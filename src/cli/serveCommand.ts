@@ -6,19 +6,22 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParseArgsConfig } from 'node:util';
 import { startRuntime } from '../runtime/server.ts';
+import { LlamaTeachers } from '../runtime/llamaTeachers.ts';
 import { int, UsageError, type Values } from './args.ts';
 
-export const SERVE_USAGE = `  serve [--models DIR …] [--port 8737] [--host 127.0.0.1] [--allow-origin URL …]
-        [--max-message-mb 512] [--no-app]
+export const SERVE_USAGE = `  serve [--models DIR …] [--gguf FILE|DIR …] [--port 8737] [--host 127.0.0.1]
+        [--allow-origin URL …] [--max-message-mb 512] [--no-app]
                                              the desktop runtime: the engine on this machine's GPU
                                              (Dawn) over a WebSocket, and the app, connected to it;
                                              the model library is the --models folders (default
-                                             ~/.aya-playground/models) plus the shipped zoo
+                                             ~/.aya-playground/models) plus the shipped zoo;
+                                             --gguf adds llama.cpp teachers (sample, not train)
 `;
 
 export const SERVE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   serve: {
     models: { type: 'string', multiple: true },
+    gguf: { type: 'string', multiple: true },
     port: { type: 'string', default: '8737' },
     host: { type: 'string', default: '127.0.0.1' },
     'allow-origin': { type: 'string', multiple: true },
@@ -66,6 +69,9 @@ export async function runServeCommand(values: Values): Promise<number> {
     if (!statSync(r).isDirectory()) throw new UsageError(`--models: ${r} is not a folder`);
   }
   const maxMb = values['max-message-mb'] === undefined ? 512 : int(values, 'max-message-mb');
+  const gguf = (values.gguf as unknown as string[] | undefined) ?? [];
+  // Every GGUF header is checked before anything starts: a bad file is named now, not at first use.
+  const teachers = gguf.length ? await LlamaTeachers.open(gguf) : null;
   const appDir = values['no-app'] ? null : await builtApp(log);
   const runtime = await startRuntime({
     port,
@@ -75,6 +81,7 @@ export async function runServeCommand(values: Values): Promise<number> {
     appDir,
     allowOrigins: (values['allow-origin'] as unknown as string[] | undefined) ?? [],
     maxMessageBytes: maxMb * 2 ** 20,
+    teachers: teachers ? [teachers] : [],
     log,
   });
   const a = runtime.info.adapter;
@@ -82,6 +89,7 @@ export async function runServeCommand(values: Values): Promise<number> {
   out('aya-playground desktop runtime');
   out(`  adapter:  ${a.vendor || 'unknown vendor'} / ${a.architecture || 'unknown architecture'}${a.description ? ` (${a.description})` : ''}${a.isFallbackAdapter || /swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.description}`) ? ' — a software (CPU) adapter: slow' : ''}`);
   out(`  library:  ${roots.join(', ')} (new models are saved in ${roots[0]}), plus the shipped zoo`);
+  if (teachers) for (const t of await teachers.list()) out(`  teacher:  ${t.id} — ${t.details.architecture}, ${t.details.parameters} parameters, ${t.chat ? 'chat template' : 'raw completion'} (${t.location})`);
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     out(`  WARNING:  listening on ${host}, not only this machine: anyone who can reach it and has the token can use this GPU and read and write the library folders`);
   }

@@ -22,6 +22,13 @@ import type { SamplingOptions } from '../model/sample.ts';
 import type { Prompt } from '../data/corpus.ts';
 import type { ModelSummary } from './models.ts';
 import type { GgufDtype } from '../model/ggufExport.ts';
+import type { PromptMode, TeacherBackendKind, TeacherSummary } from './teachers.ts';
+
+export type { PromptMode, TeacherBackendKind, TeacherSummary };
+export interface TeacherList {
+  teachers: TeacherSummary[];
+  errors: Array<{ backend: string; message: string }>;
+}
 import type { MixEntry, PairRecord } from '../train/data.ts';
 import type { EvalPoint, StepPoint } from '../train/sft.ts';
 import type { ArbiterScore, ArbiterWeights } from '../arbiter/arbiter.ts';
@@ -108,15 +115,20 @@ export interface CheckSummary {
 }
 
 export interface SampleRequest {
+  /** One of our models, or a teacher (`gguf:…`, `openai:…`, from listTeachers). */
   modelId: string;
   prompt: string;
   lang: string;
   sampling: SamplingOptions;
+  /** Teachers only: 'raw' continuation or 'chat' through the model's template (default: the
+   *  teacher's defaultMode). Our models always continue `<bos><lang:xx>` + prompt. */
+  mode?: PromptMode;
 }
 
 export interface SampleEvent {
   /** Text completed by this token (may be empty while a multi-byte character is incomplete). */
   delta: string;
+  /** The token's id (-1 from a backend that streams text, not ids). */
   id: number;
   index: number;
   tokensPerSecond: number;
@@ -124,11 +136,18 @@ export interface SampleEvent {
 
 export interface SampleResult {
   text: string;
+  /** Generated token ids (in the backend's vocabulary; empty where a server gives none). */
   ids: number[];
   promptIds: number[];
+  /** Generated tokens (= ids.length where ids are known). */
+  tokens: number;
   stopReason: StopReason;
   tokensPerSecond: number;
   ms: number;
+  /** 'engine' (our WGSL engine) or the teacher's backend. */
+  backend: 'engine' | TeacherBackendKind;
+  /** Teachers: exactly what the model was given (raw prompt, or the chat template applied). */
+  appliedPrompt?: string;
 }
 
 export interface HeldOutRequest {
@@ -403,6 +422,9 @@ export interface EngineCalls {
   /** Loses the device on purpose (to exercise the recovery path from the UI and tests). */
   simulateDeviceLoss(): Promise<void>;
   listModels(): Promise<ModelSummary[]>;
+  /** Teachers that are not our models (GGUF files on the runtime, OpenAI-compatible servers);
+   *  a backend that cannot list is in `errors`. */
+  listTeachers(): Promise<TeacherList>;
   /** A randomly initialised model of a preset size with the universal tokenizer, saved. */
   createModel(req: CreateModelRequest): Promise<ModelSummary>;
   /** Validates a model folder's files fully (config, every tensor, tokenizer) before storing them. */
@@ -430,6 +452,7 @@ export const CALLS: ReadonlyArray<keyof EngineCalls> = [
   'restart',
   'simulateDeviceLoss',
   'listModels',
+  'listTeachers',
   'createModel',
   'importModel',
   'exportModel',

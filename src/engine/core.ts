@@ -8,6 +8,7 @@ import type { ModelStore } from './models.ts';
 import type { DeviceManager } from './device.ts';
 import type { ModelLibrary } from './library.ts';
 import type { Resources } from './resources.ts';
+import type { TeacherBackend, TeacherHub } from './teachers.ts';
 
 /** Files outside the model library (the zoo's log and manifest): Node only. */
 export interface OutputFiles {
@@ -38,6 +39,8 @@ export interface EnginePlatform {
   outputs?: OutputFiles;
   /** The machine, for provenance (cores, memory). */
   machine?(): Record<string, unknown>;
+  /** Teachers that are not our models and come with the platform (the runtime's GGUF files). */
+  teachers?: TeacherBackend[];
 }
 
 export interface EngineCore {
@@ -45,6 +48,7 @@ export interface EngineCore {
   device: DeviceManager;
   library: ModelLibrary;
   resources: Resources;
+  teachers: TeacherHub;
   /** "aya-playground 0.1.0" (+ where), for provenance. */
   createdBy: string;
 }

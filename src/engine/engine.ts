@@ -41,6 +41,7 @@ import { trainTokenizer } from './jobs/tokenizer.ts';
 import type { ArbiterWeights } from '../arbiter/arbiter.ts';
 import type { MergeInspectRequest } from './jobs/merge.ts';
 import { isPlainFileName, type ModelFiles } from '../model/folder.ts';
+import { TeacherHub } from './teachers.ts';
 
 export type { EnginePlatform };
 
@@ -103,7 +104,7 @@ export class Engine implements EngineApi {
     device.onContextGone = (c) => library.forget(c);
     device.onDeviceLost((loss) => this.broadcast({ type: 'device-lost', loss }));
     this.jobRegistry.onChange((jobs) => this.broadcast({ type: 'jobs', jobs }));
-    this.core = { platform, device, library, resources, createdBy };
+    this.core = { platform, device, library, resources, createdBy, teachers: new TeacherHub(platform.teachers ?? []) };
   }
 
   // ---- calls ----------------------------------------------------------------------------------
@@ -136,6 +137,10 @@ export class Engine implements EngineApi {
 
   listModels() {
     return this.core.library.list();
+  }
+
+  listTeachers() {
+    return this.core.teachers.list();
   }
 
   createModel(req: CreateModelRequest) {
@@ -251,6 +256,7 @@ export class Engine implements EngineApi {
 
   dispose(): void {
     void this.jobRegistry.cancelAll();
+    void this.core.teachers.dispose();
     this.core.library.forget();
     this.core.device.dispose();
   }

@@ -28,6 +28,7 @@ import { mergeFolders } from '../merge/merge.node.ts';
 import { combinedStore } from '../store/builtinModels.ts';
 import { nodeMachine, readBuiltinTokenizer } from '../cli/platform.ts';
 import { folderLibrary, labelRoots, zooLibrary } from './library.ts';
+import type { TeacherBackend } from '../engine/teachers.ts';
 
 /** The cookie's name carries the port: browsers do not keep cookies apart by port, and two runtimes
  *  on one machine must not overwrite each other's. */
@@ -56,6 +57,8 @@ export interface RuntimeOptions {
   /** Failed authentications allowed per address within windowMs before a lockout of lockoutMs. */
   auth?: { maxFailures: number; windowMs: number; lockoutMs: number };
   log?: (line: string) => void;
+  /** Teachers besides the library's models (GGUF files through llama.cpp). */
+  teachers?: TeacherBackend[];
 }
 
 export interface Runtime {
@@ -153,6 +156,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     libraryRoots: roots.map((r) => r.dir),
     mergeFolders,
     machine: nodeMachine,
+    teachers: o.teachers ?? [],
   });
   const info = await engine.info();
 

@@ -8,12 +8,14 @@ import type { ArbitragePrompt } from '../../arbitrage/arbitrage.ts';
 import type { SampleEvent, SampleRequest, SampleResult } from '../api.ts';
 import type { EngineCore } from '../core.ts';
 import type { JobControl } from '../jobRegistry.ts';
+import { isTeacherId, type PromptMode } from '../teachers.ts';
 
 /** Samples a completion of the prompt; every token is an event. A cancel returns the text so far. */
 export async function sample(core: EngineCore, req: SampleRequest, ctl: JobControl<SampleEvent>): Promise<SampleResult> {
   validateSampling(req.sampling);
   language(req.lang);
   if (typeof req.prompt !== 'string') throw new Error('sample: the prompt must be text');
+  if (isTeacherId(req.modelId)) return sampleTeacher(core, req, ctl);
   const { model, tokenizer } = await core.library.load(req.modelId);
   const promptIds = tokenizer.encodePrompt(req.prompt, req.lang);
   const stream = new TextStream((ids) => tokenizer.decode(ids, { skipSpecial: true }));
@@ -33,11 +35,39 @@ export async function sample(core: EngineCore, req: SampleRequest, ctl: JobContr
   }
   stream.finish();
   const ms = performance.now() - t0;
-  return { text: stream.text, ids, promptIds, stopReason, tokensPerSecond: ids.length / (ms / 1000), ms };
+  return { text: stream.text, ids, promptIds, tokens: ids.length, stopReason, tokensPerSecond: ids.length / (ms / 1000), ms, backend: 'engine' };
+}
+
+/** The teacher's default prompt mode, unless the request names one. */
+async function teacherMode(core: EngineCore, modelId: string, mode: PromptMode | undefined): Promise<PromptMode> {
+  if (mode !== undefined) {
+    if (mode !== 'raw' && mode !== 'chat') throw new Error(`sample: mode must be 'raw' or 'chat', got '${String(mode)}'`);
+    return mode;
+  }
+  const t = (await core.teachers.list()).teachers.find((x) => x.id === modelId);
+  return t?.defaultMode ?? 'raw';
+}
+
+async function sampleTeacher(core: EngineCore, req: SampleRequest, ctl: JobControl<SampleEvent>): Promise<SampleResult> {
+  const mode = await teacherMode(core, req.modelId, req.mode);
+  const t0 = performance.now();
+  let index = 0;
+  const g = await core.teachers.generate(
+    req.modelId,
+    { prompt: req.prompt, lang: req.lang, sampling: req.sampling, mode },
+    (delta) => ctl.emit({ delta, id: -1, index: index++, tokensPerSecond: index / ((performance.now() - t0) / 1000) }),
+    ctl.shouldStop,
+  );
+  const ms = g.seconds * 1000;
+  return { text: g.text, ids: g.ids, promptIds: [], tokens: g.tokens, stopReason: g.stopReason, tokensPerSecond: g.tokens / Math.max(g.seconds, 1e-9), ms, backend: g.backend, appliedPrompt: g.appliedPrompt };
 }
 
 /** A whole completion, without streaming (cancellable between tokens). */
 async function complete(core: EngineCore, modelId: string, prompt: string, lang: string, opts: SamplingOptions, stop: () => boolean): Promise<string> {
+  if (isTeacherId(modelId)) {
+    const mode = await teacherMode(core, modelId, undefined);
+    return (await core.teachers.generate(modelId, { prompt, lang, sampling: opts, mode }, () => {}, stop)).text;
+  }
   const { model, tokenizer } = await core.library.load(modelId);
   const ids: number[] = [];
   const it = generate(model, tokenizer.encodePrompt(prompt, lang), opts, stop);

@@ -44,7 +44,7 @@ export async function loadLlamaCpp(path: string, contextSize: number, vocabSize:
   return {
     tokenize: (text) => model.tokenize(text, false).map(Number),
     async distributions(ids) {
-      const context = await model.createContext({ contextSize, batchSize: contextSize, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', threads: 2 });
+      const context = await model.createContext({ contextSize, batchSize: contextSize, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', threads: 1 });
       try {
         const seq = context.getSequence();
         const input: ControlledEvaluateInputItem[] = ids.map((t) => [t as Token, { generateNext: { probabilities: true } }]);

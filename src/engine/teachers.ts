@@ -1,0 +1,119 @@
+// Teachers that are not our models: GGUF files run by llama.cpp (the desktop runtime) and models
+// behind OpenAI-compatible servers (Ollama, vLLM, llama-server, another runtime). They sample —
+// and so take part in Compare, Arbitrage and Evaluate — but have no weights here to train or merge.
+// Their ids carry the backend: `gguf:<name>`, `openai:<endpoint>/<model>`.
+import type { SamplingOptions } from '../model/sample.ts';
+import type { StopReason } from '../model/generate.ts';
+
+export type TeacherBackendKind = 'llama.cpp' | 'openai';
+
+/** 'raw': the prompt as text (a base model's continuation); 'chat': the prompt as one user
+ *  message through the model's own chat template. */
+export type PromptMode = 'raw' | 'chat';
+
+export interface TeacherSummary {
+  id: string;
+  name: string;
+  backend: TeacherBackendKind;
+  /** The file, or the server's base URL. */
+  location: string;
+  /** Chat mode is offered when the model has a template (llama.cpp) or the server has a chat API. */
+  chat: boolean;
+  /** 'raw' for base models (and our exports), 'chat' for instruct models. */
+  defaultMode: PromptMode;
+  /** What is known, in words: architecture, parameters, quantisation, context, template. */
+  details: Record<string, string | number | boolean>;
+}
+
+export interface TeacherRequest {
+  prompt: string;
+  lang: string;
+  sampling: SamplingOptions;
+  mode: PromptMode;
+}
+
+export interface TeacherGeneration {
+  text: string;
+  /** Generated tokens (the backend's own count). */
+  tokens: number;
+  /** The backend's token ids where it exposes them (llama.cpp); empty otherwise. */
+  ids: number[];
+  promptTokens: number | null;
+  seconds: number;
+  stopReason: StopReason;
+  backend: TeacherBackendKind;
+  /** Exactly what the model was given: the raw prompt, or the chat template applied to it. */
+  appliedPrompt: string;
+}
+
+export interface TeacherBackend {
+  readonly kind: TeacherBackendKind;
+  /** The id prefix this backend answers, e.g. 'gguf:' or 'openai:ollama/'. */
+  readonly prefix: string;
+  list(): Promise<TeacherSummary[]>;
+  generate(id: string, req: TeacherRequest, onDelta: (delta: string) => void, shouldStop: () => boolean): Promise<TeacherGeneration>;
+  dispose?(): Promise<void>;
+}
+
+export const TEACHER_PREFIXES = ['gguf:', 'openai:'] as const;
+
+export function isTeacherId(id: string): boolean {
+  return typeof id === 'string' && TEACHER_PREFIXES.some((p) => id.startsWith(p));
+}
+
+/** The teacher backends one engine knows: the platform's (GGUF files) and the endpoints added since. */
+export class TeacherHub {
+  private readonly backends: TeacherBackend[];
+
+  constructor(backends: readonly TeacherBackend[] = []) {
+    this.backends = [...backends];
+  }
+
+  add(b: TeacherBackend): void {
+    if (this.backends.some((x) => x.prefix === b.prefix)) throw new Error(`a teacher backend answering '${b.prefix}' is already connected`);
+    this.backends.push(b);
+  }
+
+  async remove(prefix: string): Promise<boolean> {
+    const i = this.backends.findIndex((b) => b.prefix === prefix);
+    if (i < 0) return false;
+    const [b] = this.backends.splice(i, 1);
+    await b.dispose?.();
+    return true;
+  }
+
+  has(prefix: string): boolean {
+    return this.backends.some((b) => b.prefix === prefix);
+  }
+
+  /** Every backend's teachers; one that cannot list (a server down) is reported, not fatal. */
+  async list(): Promise<{ teachers: TeacherSummary[]; errors: Array<{ backend: string; message: string }> }> {
+    const teachers: TeacherSummary[] = [];
+    const errors: Array<{ backend: string; message: string }> = [];
+    for (const b of this.backends) {
+      try {
+        teachers.push(...(await b.list()));
+      } catch (e) {
+        errors.push({ backend: b.prefix, message: (e as Error).message });
+      }
+    }
+    return { teachers, errors };
+  }
+
+  backendFor(id: string): TeacherBackend {
+    const b = this.backends.find((x) => id.startsWith(x.prefix));
+    if (!b) {
+      const kind = id.startsWith('gguf:') ? 'GGUF teachers run on the desktop runtime (serve --gguf FILE)' : 'connect its OpenAI-compatible server first';
+      throw new Error(`unknown teacher '${id}': ${kind}`);
+    }
+    return b;
+  }
+
+  generate(id: string, req: TeacherRequest, onDelta: (d: string) => void, shouldStop: () => boolean): Promise<TeacherGeneration> {
+    return this.backendFor(id).generate(id, req, onDelta, shouldStop);
+  }
+
+  async dispose(): Promise<void> {
+    for (const b of this.backends.splice(0)) await b.dispose?.();
+  }
+}
