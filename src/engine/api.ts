@@ -22,9 +22,9 @@ import type { SamplingOptions } from '../model/sample.ts';
 import type { Prompt } from '../data/corpus.ts';
 import type { ModelSummary } from './models.ts';
 import type { GgufDtype } from '../model/ggufExport.ts';
-import type { PromptMode, TeacherBackendKind, TeacherSummary } from './teachers.ts';
+import type { ChatMessage, PromptMode, TeacherBackendKind, TeacherSummary } from './teachers.ts';
 
-export type { PromptMode, TeacherBackendKind, TeacherSummary };
+export type { ChatMessage, PromptMode, TeacherBackendKind, TeacherSummary };
 export interface TeacherList {
   teachers: TeacherSummary[];
   errors: Array<{ backend: string; message: string }>;
@@ -123,6 +123,10 @@ export interface SampleRequest {
   /** Teachers only: 'raw' continuation or 'chat' through the model's template (default: the
    *  teacher's defaultMode). Our models always continue `<bos><lang:xx>` + prompt. */
   mode?: PromptMode;
+  /** Return each generated token's log-probability and this many alternatives (0–20). */
+  logprobs?: number;
+  /** Teachers in chat mode: the whole conversation (its last user turn is `prompt`). */
+  messages?: ChatMessage[];
 }
 
 export interface SampleEvent {
@@ -141,6 +145,8 @@ export interface SampleResult {
   promptIds: number[];
   /** Generated tokens (= ids.length where ids are known). */
   tokens: number;
+  /** Tokens of the prompt as the backend saw it (template included); 0 where a server gives none. */
+  promptTokens: number;
   stopReason: StopReason;
   tokensPerSecond: number;
   ms: number;
@@ -148,6 +154,8 @@ export interface SampleResult {
   backend: 'engine' | TeacherBackendKind;
   /** Teachers: exactly what the model was given (raw prompt, or the chat template applied). */
   appliedPrompt?: string;
+  /** With `logprobs`: per generated token, under the model's own distribution. */
+  logprobs?: Array<{ token: string; logprob: number; top: Array<{ token: string; logprob: number }> }>;
 }
 
 export interface HeldOutRequest {

@@ -25,11 +25,26 @@ export interface TeacherSummary {
   details: Record<string, string | number | boolean>;
 }
 
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
 export interface TeacherRequest {
   prompt: string;
   lang: string;
   sampling: SamplingOptions;
   mode: PromptMode;
+  /** Chat mode: the conversation; absent, the prompt is the one user message. */
+  messages?: ChatMessage[];
+  /** Per-token log-probabilities with this many alternatives. */
+  logprobs?: number;
+}
+
+export interface TokenLogprobText {
+  token: string;
+  logprob: number;
+  top: Array<{ token: string; logprob: number }>;
 }
 
 export interface TeacherGeneration {
@@ -44,6 +59,7 @@ export interface TeacherGeneration {
   backend: TeacherBackendKind;
   /** Exactly what the model was given: the raw prompt, or the chat template applied to it. */
   appliedPrompt: string;
+  logprobs?: TokenLogprobText[];
 }
 
 export interface TeacherBackend {

@@ -51,3 +51,36 @@ export async function sequenceLogprobs(model: AyaModel, ids: number[]): Promise<
   }
   return result;
 }
+
+/** One generated token's log-probability and the `k` most likely alternatives (OpenAI's
+ *  `logprobs` / `top_logprobs`), under the model's own distribution (before temperature). */
+export interface TokenLogprob {
+  id: number;
+  logprob: number;
+  top: Array<{ id: number; logprob: number }>;
+}
+
+export function tokenLogprob(logp: ArrayLike<number>, id: number, k: number): TokenLogprob {
+  const top: Array<{ id: number; logprob: number }> = [];
+  if (k > 0) {
+    for (let t = 0; t < logp.length; t++) {
+      const lp = logp[t];
+      if (top.length < k || lp > top[top.length - 1].logprob) {
+        top.push({ id: t, logprob: lp });
+        top.sort((a, b) => b.logprob - a.logprob || a.id - b.id);
+        if (top.length > k) top.pop();
+      }
+    }
+  }
+  return { id, logprob: logp[id], top };
+}
+
+/** Log-probabilities of `generated` after `prompt`, one forward pass over both. */
+export async function generatedLogprobs(model: AyaModel, prompt: number[], generated: number[], k: number): Promise<TokenLogprob[]> {
+  if (generated.length === 0) return [];
+  const v = model.config.vocabSize;
+  const logits = model.forward([[...prompt, ...generated]]);
+  const data = (await logits.read()).data;
+  logits.release();
+  return generated.map((id, i) => tokenLogprob(logSoftmax(data.subarray((prompt.length - 1 + i) * v, (prompt.length + i) * v)), id, k));
+}

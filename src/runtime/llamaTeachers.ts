@@ -14,6 +14,7 @@ import {
   LlamaLogLevel,
   LlamaText,
   SpecialTokensText,
+  type ChatHistoryItem,
   type ControlledEvaluateInputItem,
   type Llama,
   type LlamaContext,
@@ -26,7 +27,8 @@ import { eosSuppressedUntil, sampleToken, validateSampling } from '../model/samp
 import { TextStream } from '../tokenizer/stream.ts';
 import { pcgHash, Rng } from '../util/rng.ts';
 import type { StopReason } from '../model/generate.ts';
-import type { TeacherBackend, TeacherGeneration, TeacherRequest, TeacherSummary } from '../engine/teachers.ts';
+import type { TeacherBackend, TeacherGeneration, TeacherRequest, TeacherSummary, TokenLogprobText } from '../engine/teachers.ts';
+import { tokenLogprob } from '../model/logprobs.ts';
 
 /** Architectures that do not generate text (vision projectors, encoders, embedders). */
 const NOT_GENERATIVE = new Set(['clip', 'bert', 'nomic-bert', 'nomic-bert-moe', 'jina-bert-v2', 'jina-bert-v3', 't5encoder', 'wavtokenizer-dec', 'neo-bert', 'modern-bert']);
@@ -199,7 +201,10 @@ export class LlamaTeachers implements TeacherBackend {
       if (req.mode === 'chat') {
         // The model's own template, applied by node-llama-cpp's resolution of tokenizer.chat_template.
         const session = new LlamaChatSession({ contextSequence: seq, autoDisposeSequence: false });
-        const state = session.chatWrapper.generateContextState({ chatHistory: [{ type: 'user', text: req.prompt }, { type: 'model', response: [] }] });
+        const turns = req.messages?.length ? req.messages : [{ role: 'user' as const, content: req.prompt }];
+        const chatHistory: ChatHistoryItem[] = turns.map((m) => (m.role === 'assistant' ? { type: 'model', response: [m.content] } : m.role === 'system' ? { type: 'system', text: m.content } : { type: 'user', text: m.content }));
+        chatHistory.push({ type: 'model', response: [] });
+        const state = session.chatWrapper.generateContextState({ chatHistory });
         input = state.contextText;
         appliedPrompt = input.toString();
         session.dispose({ disposeSequence: false });
@@ -216,6 +221,7 @@ export class LlamaTeachers implements TeacherBackend {
       const eog = new Set<number>([model.tokens.eos, model.tokens.eot].filter((t): t is Token => t !== null).map(Number));
       const stream = new TextStream((ids) => model.detokenize(ids as Token[]));
       const ids: number[] = [];
+      const logprobs: TokenLogprobText[] = [];
       let stopReason: StopReason = 'max-tokens';
       let pending: Token[] = promptTokens;
       for (let index = 0; index < o.maxNewTokens; index++) {
@@ -228,7 +234,8 @@ export class LlamaTeachers implements TeacherBackend {
           break;
         }
         const u = rng.uniform(); // one draw per token, as in our generate()
-        const own = index < minNew;
+        // With logprobs every token is drawn here, from the distribution they are read from.
+        const own = index < minNew || req.logprobs !== undefined;
         const next: ControlledEvaluateInputItem = [
           pending[pending.length - 1],
           own
@@ -242,8 +249,16 @@ export class LlamaTeachers implements TeacherBackend {
           const probs = result?.probabilities;
           if (!probs) throw new Error('llama.cpp returned no distribution');
           const row = new Float64Array(e.vocabulary).fill(-Infinity);
-          for (const [t, p] of probs) if (!eog.has(Number(t))) row[Number(t)] = Math.log(p);
-          token = sampleToken(row, o, u);
+          let sum = 0;
+          for (const p of probs.values()) sum += p;
+          for (const [t, p] of probs) row[Number(t)] = Math.log(p / sum);
+          const allowed = index < minNew ? row.map((x, t) => (eog.has(t) ? -Infinity : x)) : row;
+          token = sampleToken(allowed, o, u);
+          if (req.logprobs !== undefined) {
+            const lp = tokenLogprob(row, token, req.logprobs);
+            const text = (id: number) => model.detokenize([id as Token], true);
+            logprobs.push({ token: text(lp.id), logprob: lp.logprob, top: lp.top.map((x) => ({ token: text(x.id), logprob: x.logprob })) });
+          }
         } else {
           if (result?.token == null) throw new Error('llama.cpp sampled no token');
           token = Number(result.token);
@@ -259,7 +274,7 @@ export class LlamaTeachers implements TeacherBackend {
       }
       const tail = stream.finish();
       if (tail) onDelta(tail);
-      return { text: stream.text, tokens: ids.length, ids, promptTokens: promptTokens.length, seconds: (performance.now() - t0) / 1000, stopReason, backend: 'llama.cpp', appliedPrompt };
+      return { text: stream.text, tokens: ids.length, ids, promptTokens: promptTokens.length, seconds: (performance.now() - t0) / 1000, stopReason, backend: 'llama.cpp', appliedPrompt, ...(req.logprobs !== undefined ? { logprobs: logprobs.slice(0, ids.length) } : {}) };
     } finally {
       await seq.clearHistory();
     }

@@ -10,7 +10,9 @@
 // - failed authentication is rate-limited per address (too many → 429 for a while);
 // - frames above the maximum message size close that connection (1009); a malformed or unknown
 //   message is answered with an error and the connection goes on;
-// - model ids resolve inside the library folders only (src/runtime/library.ts).
+// - model ids resolve inside the library folders only (src/runtime/library.ts);
+// - the OpenAI-compatible API (/v1/…, src/runtime/openaiApi.ts) sits behind the same token, which
+//   OpenAI clients send as their API key (Authorization: Bearer).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -29,6 +31,7 @@ import { combinedStore } from '../store/builtinModels.ts';
 import { nodeMachine, readBuiltinTokenizer } from '../cli/platform.ts';
 import { folderLibrary, labelRoots, zooLibrary } from './library.ts';
 import type { TeacherBackend } from '../engine/teachers.ts';
+import { handleOpenAi, OPENAI_PATHS } from './openaiApi.ts';
 
 /** The cookie's name carries the port: browsers do not keep cookies apart by port, and two runtimes
  *  on one machine must not overwrite each other's. */
@@ -225,6 +228,10 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     if (url.pathname === RUNTIME_INFO_PATH) {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
       res.end(JSON.stringify({ app: 'aya-playground', engine: ENGINE_PATH, adapter: info.adapter, runtime: info.versions.runtime, libraryRoots: roots.map((r) => r.dir) }));
+      return;
+    }
+    if (OPENAI_PATHS.includes(url.pathname)) {
+      void handleOpenAi(engine, req, res, url);
       return;
     }
     if (!serveStatic) {

@@ -1,6 +1,7 @@
 // Sampling: one completion streamed token by token, and whole completions for the jobs that
 // generate many (arbitrage, evaluation), memoised per job.
 import { generate, type StopReason } from '../../model/generate.ts';
+import { generatedLogprobs } from '../../model/logprobs.ts';
 import { type SamplingOptions, validateSampling } from '../../model/sample.ts';
 import { TextStream } from '../../tokenizer/stream.ts';
 import { language } from '../../data/languages.ts';
@@ -13,6 +14,7 @@ import { isTeacherId, type PromptMode } from '../teachers.ts';
 /** Samples a completion of the prompt; every token is an event. A cancel returns the text so far. */
 export async function sample(core: EngineCore, req: SampleRequest, ctl: JobControl<SampleEvent>): Promise<SampleResult> {
   validateSampling(req.sampling);
+  if (req.logprobs !== undefined && !(Number.isInteger(req.logprobs) && req.logprobs >= 0 && req.logprobs <= 20)) throw new Error(`sample: logprobs must be an integer from 0 to 20, got ${String(req.logprobs)}`);
   language(req.lang);
   if (typeof req.prompt !== 'string') throw new Error('sample: the prompt must be text');
   if (isTeacherId(req.modelId)) return sampleTeacher(core, req, ctl);
@@ -35,7 +37,12 @@ export async function sample(core: EngineCore, req: SampleRequest, ctl: JobContr
   }
   stream.finish();
   const ms = performance.now() - t0;
-  return { text: stream.text, ids, promptIds, tokens: ids.length, stopReason, tokensPerSecond: ids.length / (ms / 1000), ms, backend: 'engine' };
+  const result: SampleResult = { text: stream.text, ids, promptIds, tokens: ids.length, promptTokens: promptIds.length, stopReason, tokensPerSecond: ids.length / (ms / 1000), ms, backend: 'engine' };
+  if (req.logprobs !== undefined) {
+    const text = (id: number) => tokenizer.decode([id]);
+    result.logprobs = (await generatedLogprobs(model, promptIds, ids, req.logprobs)).map((t) => ({ token: text(t.id), logprob: t.logprob, top: t.top.map((x) => ({ token: text(x.id), logprob: x.logprob })) }));
+  }
+  return result;
 }
 
 /** The teacher's default prompt mode, unless the request names one. */
@@ -54,12 +61,12 @@ async function sampleTeacher(core: EngineCore, req: SampleRequest, ctl: JobContr
   let index = 0;
   const g = await core.teachers.generate(
     req.modelId,
-    { prompt: req.prompt, lang: req.lang, sampling: req.sampling, mode },
+    { prompt: req.prompt, lang: req.lang, sampling: req.sampling, mode, messages: req.messages, logprobs: req.logprobs },
     (delta) => ctl.emit({ delta, id: -1, index: index++, tokensPerSecond: index / ((performance.now() - t0) / 1000) }),
     ctl.shouldStop,
   );
   const ms = g.seconds * 1000;
-  return { text: g.text, ids: g.ids, promptIds: [], tokens: g.tokens, stopReason: g.stopReason, tokensPerSecond: g.tokens / Math.max(g.seconds, 1e-9), ms, backend: g.backend, appliedPrompt: g.appliedPrompt };
+  return { text: g.text, ids: g.ids, promptIds: [], tokens: g.tokens, promptTokens: g.promptTokens ?? 0, stopReason: g.stopReason, tokensPerSecond: g.tokens / Math.max(g.seconds, 1e-9), ms, backend: g.backend, appliedPrompt: g.appliedPrompt, ...(g.logprobs ? { logprobs: g.logprobs } : {}) };
 }
 
 /** A whole completion, without streaming (cancellable between tokens). */
