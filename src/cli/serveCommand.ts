@@ -9,19 +9,23 @@ import { startRuntime } from '../runtime/server.ts';
 import { LlamaTeachers } from '../runtime/llamaTeachers.ts';
 import { int, UsageError, type Values } from './args.ts';
 
-export const SERVE_USAGE = `  serve [--models DIR …] [--gguf FILE|DIR …] [--port 8737] [--host 127.0.0.1]
-        [--allow-origin URL …] [--max-message-mb 512] [--no-app]
+export const SERVE_USAGE = `  serve [--models DIR …] [--gguf FILE|DIR …] [--openai URL … [--openai-key KEY]]
+        [--port 8737] [--host 127.0.0.1] [--allow-origin URL …] [--max-message-mb 512] [--no-app]
                                              the desktop runtime: the engine on this machine's GPU
                                              (Dawn) over a WebSocket, and the app, connected to it;
                                              the model library is the --models folders (default
                                              ~/.aya-playground/models) plus the shipped zoo;
-                                             --gguf adds llama.cpp teachers (sample, not train)
+                                             --gguf adds llama.cpp teachers (sample, not train),
+                                             --openai an OpenAI-compatible server's models; the
+                                             runtime serves /v1 (OpenAI API, key = its token)
 `;
 
 export const SERVE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   serve: {
     models: { type: 'string', multiple: true },
     gguf: { type: 'string', multiple: true },
+    openai: { type: 'string', multiple: true },
+    'openai-key': { type: 'string' },
     port: { type: 'string', default: '8737' },
     host: { type: 'string', default: '127.0.0.1' },
     'allow-origin': { type: 'string', multiple: true },
@@ -89,6 +93,20 @@ export async function runServeCommand(values: Values): Promise<number> {
   out('aya-playground desktop runtime');
   out(`  adapter:  ${a.vendor || 'unknown vendor'} / ${a.architecture || 'unknown architecture'}${a.description ? ` (${a.description})` : ''}${a.isFallbackAdapter || /swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.description}`) ? ' — a software (CPU) adapter: slow' : ''}`);
   out(`  library:  ${roots.join(', ')} (new models are saved in ${roots[0]}), plus the shipped zoo`);
+  for (const baseUrl of (values.openai as unknown as string[] | undefined) ?? []) {
+    let name = baseUrl;
+    try {
+      name = new URL(baseUrl).host.replace(/[^A-Za-z0-9._-]+/g, '-');
+    } catch {
+      // checkEndpoint names the bad URL below
+    }
+    try {
+      const listed = await runtime.engine.connectEndpoint({ name, baseUrl, apiKey: values['openai-key'] as string | undefined });
+      out(`  server:   ${baseUrl} as '${name}': ${listed.length} model${listed.length === 1 ? '' : 's'} (${listed.map((t) => t.id).join(', ')})`);
+    } catch (e) {
+      out(`  server:   ${baseUrl} NOT connected: ${(e as Error).message} (connect it later from the app's Models panel)`);
+    }
+  }
   if (teachers) for (const t of await teachers.list()) out(`  teacher:  ${t.id} — ${t.details.architecture}, ${t.details.parameters} parameters, ${t.chat ? 'chat template' : 'raw completion'} (${t.location})`);
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     out(`  WARNING:  listening on ${host}, not only this machine: anyone who can reach it and has the token can use this GPU and read and write the library folders`);

@@ -25,6 +25,8 @@ import type { GgufDtype } from '../model/ggufExport.ts';
 import type { ChatMessage, PromptMode, TeacherBackendKind, TeacherSummary } from './teachers.ts';
 
 export type { ChatMessage, PromptMode, TeacherBackendKind, TeacherSummary };
+export type { EndpointConfig } from './openaiTeachers.ts';
+import type { EndpointConfig } from './openaiTeachers.ts';
 export interface TeacherList {
   teachers: TeacherSummary[];
   errors: Array<{ backend: string; message: string }>;
@@ -433,6 +435,10 @@ export interface EngineCalls {
   /** Teachers that are not our models (GGUF files on the runtime, OpenAI-compatible servers);
    *  a backend that cannot list is in `errors`. */
   listTeachers(): Promise<TeacherList>;
+  /** Adds an OpenAI-compatible server's models as teachers (its /models must answer). */
+  connectEndpoint(config: EndpointConfig): Promise<TeacherSummary[]>;
+  /** Forgets a server added with connectEndpoint; false when there was none of that name. */
+  disconnectEndpoint(name: string): Promise<boolean>;
   /** A randomly initialised model of a preset size with the universal tokenizer, saved. */
   createModel(req: CreateModelRequest): Promise<ModelSummary>;
   /** Validates a model folder's files fully (config, every tensor, tokenizer) before storing them. */
@@ -461,6 +467,8 @@ export const CALLS: ReadonlyArray<keyof EngineCalls> = [
   'simulateDeviceLoss',
   'listModels',
   'listTeachers',
+  'connectEndpoint',
+  'disconnectEndpoint',
   'createModel',
   'importModel',
   'exportModel',

@@ -42,6 +42,7 @@ import type { ArbiterWeights } from '../arbiter/arbiter.ts';
 import type { MergeInspectRequest } from './jobs/merge.ts';
 import { isPlainFileName, type ModelFiles } from '../model/folder.ts';
 import { TeacherHub } from './teachers.ts';
+import { OpenAiTeachers, type EndpointConfig } from './openaiTeachers.ts';
 
 export type { EnginePlatform };
 
@@ -141,6 +142,19 @@ export class Engine implements EngineApi {
 
   listTeachers() {
     return this.core.teachers.list();
+  }
+
+  async connectEndpoint(config: EndpointConfig) {
+    const backend = new OpenAiTeachers(config);
+    const teachers = await backend.list(); // a server that does not answer is not added
+    // Connecting again under the same name replaces the old settings (a new URL or key).
+    await this.core.teachers.remove(backend.prefix);
+    this.core.teachers.add(backend);
+    return teachers;
+  }
+
+  disconnectEndpoint(name: string) {
+    return this.core.teachers.remove(`openai:${String(name)}/`);
   }
 
   createModel(req: CreateModelRequest) {
