@@ -102,11 +102,13 @@ export class TeacherHub {
     return this.backends.some((b) => b.prefix === prefix);
   }
 
-  /** Every backend's teachers; one that cannot list (a server down) is reported, not fatal. */
-  async list(): Promise<{ teachers: TeacherSummary[]; errors: Array<{ backend: string; message: string }> }> {
+  /** Every backend's teachers (or those of `kinds`); one that cannot list (a server down) is
+   *  reported, not fatal. */
+  async list(kinds?: readonly TeacherBackendKind[]): Promise<{ teachers: TeacherSummary[]; errors: Array<{ backend: string; message: string }> }> {
     const teachers: TeacherSummary[] = [];
     const errors: Array<{ backend: string; message: string }> = [];
     for (const b of this.backends) {
+      if (kinds && !kinds.includes(b.kind)) continue;
       try {
         teachers.push(...(await b.list()));
       } catch (e) {

@@ -98,7 +98,7 @@ interface Entry {
   queue: Promise<unknown>;
 }
 
-const paramsText = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : `${(n / 1e3).toFixed(0)}k`);
+const paramsText = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(1)} k`);
 
 export class LlamaTeachers implements TeacherBackend {
   readonly kind = 'llama.cpp' as const;

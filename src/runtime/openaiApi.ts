@@ -14,6 +14,10 @@ import { LANGUAGE_CODES } from '../data/languages.ts';
 import { identifyLanguage } from '../arbiter/languageId.ts';
 import { isTeacherId } from '../engine/teachers.ts';
 
+/** The teachers this API serves: the runtime's own GGUF files, never the models of servers it is a
+ *  client of — re-serving those would loop when a runtime is connected to itself (or two to each other). */
+const servedTeachers = (engine: Engine) => engine.core.teachers.list(['llama.cpp']);
+
 export const OPENAI_PATHS = ['/v1/models', '/v1/completions', '/v1/chat/completions'];
 const MAX_BODY = 4 * 2 ** 20;
 
@@ -101,7 +105,7 @@ interface Parsed {
 async function parse(engine: Engine, b: Record<string, unknown>, chat: boolean): Promise<Parsed> {
   if (typeof b.model !== 'string' || !b.model) throw new HttpError(400, 'model is required (GET /v1/models lists them)', 'model');
   const model = b.model;
-  const known = isTeacherId(model) ? (await engine.listTeachers()).teachers.some((t) => t.id === model) : (await engine.listModels()).some((m) => m.id === model);
+  const known = isTeacherId(model) ? (await servedTeachers(engine)).teachers.some((t) => t.id === model) : (await engine.listModels()).some((m) => m.id === model);
   if (!known) throw new HttpError(404, `The model '${model}' does not exist on this runtime (GET /v1/models lists them)`, 'model');
   if ((b.n ?? 1) !== 1) throw new HttpError(400, 'n must be 1 here', 'n');
   let prompt: string;
@@ -154,7 +158,7 @@ async function parse(engine: Engine, b: Record<string, unknown>, chat: boolean):
   };
   if (chat && !isTeacherId(model)) throw new HttpError(400, `'${model}' is a base model without a chat template: use /v1/completions`, 'model');
   if (chat && isTeacherId(model)) {
-    const t = (await engine.listTeachers()).teachers.find((x) => x.id === model);
+    const t = (await servedTeachers(engine)).teachers.find((x) => x.id === model);
     if (t && !t.chat) throw new HttpError(400, `'${model}' has no chat template: use /v1/completions`, 'model');
   }
   return { model, request, stop: stops(b), stream: b.stream === true, logprobs };
@@ -179,7 +183,7 @@ export async function handleOpenAi(engine: Engine, req: IncomingMessage, res: Se
   try {
     if (url.pathname === '/v1/models') {
       if (req.method !== 'GET') throw new HttpError(405, 'GET /v1/models');
-      const [models, { teachers }] = await Promise.all([engine.listModels(), engine.listTeachers()]);
+      const [models, { teachers }] = await Promise.all([engine.listModels(), servedTeachers(engine)]);
       const created = (iso?: string) => Math.floor((iso ? Date.parse(iso) : Date.now()) / 1000);
       sendJson(res, 200, {
         object: 'list',

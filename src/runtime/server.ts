@@ -215,6 +215,17 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       res.setHeader('Vary', 'Origin');
     }
     const url = requestUrl(req);
+    // A browser's CORS preflight for the OpenAI API carries no credentials: an allowed origin gets
+    // the go-ahead, and the request itself then needs the token like any other.
+    if (req.method === 'OPTIONS' && url && OPENAI_PATHS.includes(url.pathname) && origin && originSet.has(origin) && hostsAllowed.has(String(req.headers.host))) {
+      res.writeHead(204, {
+        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+        'Access-Control-Allow-Headers': String(req.headers['access-control-request-headers'] ?? 'authorization, content-type').slice(0, 2000),
+        'Access-Control-Max-Age': '600',
+      });
+      res.end();
+      return;
+    }
     const no = url ? refusal(req, url) : { status: 400, text: 'not a request path' };
     if (no || !url) {
       res.writeHead(no!.status, { 'Content-Type': 'text/plain; charset=utf-8', ...(no!.headers ?? {}) });

@@ -1,8 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startServe, type Served } from './serve.ts';
 
 // The desktop runtime, as a person uses it: `aya-playground serve --models DIR` started by the test
 // prints a URL; opening it gives the app connected to the runtime (its adapter named). Compare and a
@@ -10,33 +10,20 @@ import { join } from 'node:path';
 // come back with its whole history, and the finished job and its model (a folder in DIR) are shown.
 // A second tab connected to the same runtime sees the same job.
 
-let serve: ChildProcess | null = null;
+let served: Served | null = null;
 let url = '';
+let output: string[] = [];
 let lib = '';
-const output: string[] = [];
 
 test.beforeAll(async () => {
   lib = mkdtempSync(join(tmpdir(), 'aya-e2e-lib-'));
-  serve = spawn('node', ['bin/aya-playground.js', 'serve', '--port', '0', '--models', lib], { stdio: ['ignore', 'pipe', 'pipe'] });
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL in 120 s:\n${output.join('')}`)), 120_000);
-    const onData = (d: Buffer) => {
-      output.push(d.toString());
-      const m = /open:\s+(http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/.exec(output.join(''));
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    serve!.stdout!.on('data', onData);
-    serve!.stderr!.on('data', onData);
-    serve!.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${output.join('')}`)));
-  });
+  served = await startServe(['--models', lib]);
+  url = served.url;
+  output = served.output;
 });
 
 test.afterAll(async () => {
-  serve?.kill('SIGINT');
-  await new Promise((r) => serve?.once('exit', r) ?? r(null));
+  await served?.stop();
 });
 
 async function connected(page: Page) {

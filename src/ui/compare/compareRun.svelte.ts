@@ -1,6 +1,6 @@
 // One "Generate": the same prompt and sampling settings through each chosen model in turn (the GPU
 // is shared, so one at a time), each column filling in as its tokens stream from the engine.
-import type { Job, SampleEvent } from '../../engine/api.ts';
+import type { Job, PromptMode, SampleEvent, TeacherSummary } from '../../engine/api.ts';
 import type { ArbiterScore, ArbiterWeights } from '../../arbiter/arbiter.ts';
 import type { ModelSummary } from '../../engine/models.ts';
 import type { StopReason } from '../../model/generate.ts';
@@ -9,8 +9,20 @@ import { engine } from '../engineClient.svelte.ts';
 
 export type ColumnStatus = 'waiting' | 'loading' | 'streaming' | 'done' | 'error' | 'skipped';
 
+/** What a column runs: one of our models, or a teacher from elsewhere with its prompt mode. */
+export interface Contender {
+  id: string;
+  name: string;
+  own: ModelSummary | null;
+  teacher: TeacherSummary | null;
+  mode: PromptMode | null;
+}
+
+export const ownContender = (m: ModelSummary): Contender => ({ id: m.id, name: m.name, own: m, teacher: null, mode: null });
+export const teacherContender = (t: TeacherSummary, mode: PromptMode): Contender => ({ id: t.id, name: t.name, own: null, teacher: t, mode });
+
 export interface Column {
-  model: ModelSummary;
+  model: Contender;
   status: ColumnStatus;
   text: string;
   tokens: number;
@@ -20,10 +32,14 @@ export interface Column {
   error: string | null;
   /** The Arbiter's score of the finished completion. */
   score: ArbiterScore | null;
+  /** 'engine' or the teacher's backend, once done. */
+  backend: string | null;
+  /** Teachers: exactly what the model was given. */
+  appliedPrompt: string | null;
 }
 
 export interface RunInput {
-  models: ModelSummary[];
+  models: Contender[];
   prompt: string;
   lang: string;
   sampling: SamplingOptions;
@@ -55,6 +71,8 @@ export class CompareRun {
       ms: null,
       error: null,
       score: null,
+      backend: null,
+      appliedPrompt: null,
     }));
     this.scoreError = null;
     try {
@@ -98,7 +116,7 @@ export class CompareRun {
   private async one(col: Column, input: RunInput): Promise<void> {
     col.status = 'loading';
     try {
-      const job = engine.ready().start('sample', { modelId: col.model.id, prompt: input.prompt, lang: input.lang, sampling: input.sampling });
+      const job = engine.ready().start('sample', { modelId: col.model.id, prompt: input.prompt, lang: input.lang, sampling: input.sampling, ...(col.model.mode ? { mode: col.model.mode } : {}) });
       this.job = job;
       job.on((e: SampleEvent) => {
         col.text += e.delta;
@@ -112,7 +130,9 @@ export class CompareRun {
       if (!r) throw new Error('cancelled before the first token');
       // The final text is decoded in one piece, so it is exact even where a character spans tokens.
       col.text = r.text;
-      col.tokens = r.ids.length;
+      col.tokens = r.tokens;
+      col.backend = r.backend;
+      col.appliedPrompt = r.appliedPrompt ?? null;
       col.tokensPerSecond = r.tokensPerSecond;
       col.stopReason = r.stopReason;
       col.ms = r.ms;
