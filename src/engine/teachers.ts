@@ -118,6 +118,11 @@ export class TeacherHub {
     return { teachers, errors };
   }
 
+  /** One teacher's summary, asking only the backend it belongs to; null when it lists no such id. */
+  async find(id: string): Promise<TeacherSummary | null> {
+    return (await this.backendFor(id).list()).find((t) => t.id === id) ?? null;
+  }
+
   backendFor(id: string): TeacherBackend {
     const b = this.backends.find((x) => id.startsWith(x.prefix));
     if (!b) {

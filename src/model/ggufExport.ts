@@ -5,7 +5,7 @@
 
 import { GgmlType, GgufType, GgufWriter } from './gguf.ts';
 import type { ModelFolder } from './folder.ts';
-import { f32ToF16 } from './safetensors.ts';
+import { f32ToF16, LITTLE_ENDIAN } from './safetensors.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import { DEFAULT_SAMPLING } from './sample.ts';
 
@@ -100,8 +100,6 @@ export function modelToGguf(folder: ModelFolder, tok: BpeTokenizer, opts: GgufEx
   }
   return w.finish();
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function littleEndianBytes(a: Float32Array | Uint16Array): Uint8Array {
   const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

@@ -155,7 +155,8 @@ function typeName(v: unknown): string {
   return `a ${typeof v}`;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** The platform's byte order (typed arrays use it; the files are little-endian). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 let f16Table: Float32Array | null = null;
 

@@ -118,8 +118,9 @@ export class LlamaTeachers implements TeacherBackend {
       checkTeacherHeader(h, path);
       const md = h.metadata;
       const arch = md.get('general.architecture') as string;
-      let name = basename(path).replace(/\.gguf$/i, '');
-      for (let k = 2; entries.has(`gguf:${name}`); k++) name = `${basename(path).replace(/\.gguf$/i, '')}-${k}`;
+      const stem = basename(path).replace(/\.gguf$/i, '');
+      let name = stem;
+      for (let k = 2; entries.has(`gguf:${name}`); k++) name = `${stem}-${k}`;
       const tokens = md.get('tokenizer.ggml.tokens') as string[];
       const template = md.get('tokenizer.chat_template');
       const parameters = h.tensors.reduce((a, t) => a + t.dims.reduce((x, y) => x * y, 1), 0);

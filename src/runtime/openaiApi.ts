@@ -105,7 +105,8 @@ interface Parsed {
 async function parse(engine: Engine, b: Record<string, unknown>, chat: boolean): Promise<Parsed> {
   if (typeof b.model !== 'string' || !b.model) throw new HttpError(400, 'model is required (GET /v1/models lists them)', 'model');
   const model = b.model;
-  const known = isTeacherId(model) ? (await servedTeachers(engine)).teachers.some((t) => t.id === model) : (await engine.listModels()).some((m) => m.id === model);
+  const teacher = isTeacherId(model) ? ((await servedTeachers(engine)).teachers.find((t) => t.id === model) ?? null) : null;
+  const known = teacher !== null || (!isTeacherId(model) && (await engine.listModels()).some((m) => m.id === model));
   if (!known) throw new HttpError(404, `The model '${model}' does not exist on this runtime (GET /v1/models lists them)`, 'model');
   if ((b.n ?? 1) !== 1) throw new HttpError(400, 'n must be 1 here', 'n');
   let prompt: string;
@@ -157,9 +158,8 @@ async function parse(engine: Engine, b: Record<string, unknown>, chat: boolean):
     ...(logprobs !== null ? { logprobs } : {}),
   };
   if (chat && !isTeacherId(model)) throw new HttpError(400, `'${model}' is a base model without a chat template: use /v1/completions`, 'model');
-  if (chat && isTeacherId(model)) {
-    const t = (await servedTeachers(engine)).teachers.find((x) => x.id === model);
-    if (t && !t.chat) throw new HttpError(400, `'${model}' has no chat template: use /v1/completions`, 'model');
+  if (chat && teacher && !teacher.chat) {
+    throw new HttpError(400, `'${model}' has no chat template: use /v1/completions`, 'model');
   }
   return { model, request, stop: stops(b), stream: b.stream === true, logprobs };
 }

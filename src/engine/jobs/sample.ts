@@ -51,8 +51,7 @@ async function teacherMode(core: EngineCore, modelId: string, mode: PromptMode |
     if (mode !== 'raw' && mode !== 'chat') throw new Error(`sample: mode must be 'raw' or 'chat', got '${String(mode)}'`);
     return mode;
   }
-  const t = (await core.teachers.list()).teachers.find((x) => x.id === modelId);
-  return t?.defaultMode ?? 'raw';
+  return (await core.teachers.find(modelId))?.defaultMode ?? 'raw';
 }
 
 async function sampleTeacher(core: EngineCore, req: SampleRequest, ctl: JobControl<SampleEvent>): Promise<SampleResult> {

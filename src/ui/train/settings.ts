@@ -3,17 +3,11 @@
 // that says what is wrong with a setting before the engine is asked.
 import { FAMILIES, LANGUAGES, LANGUAGE_CODES } from '../../data/languages.ts';
 import type { ModelConfig } from '../../model/config.ts';
+import type { TrainRequest } from '../../engine/api.ts';
 import { loadPref, savePref } from '../common/localPref.ts';
 
-export interface Schedule {
-  steps: number;
-  batchSize: number;
-  seqLen: number;
-  lr: number;
-  seed: number;
-  evalEvery: number;
-  checkpointEvery: number;
-}
+/** The training schedule the form edits: the engine's own fields of a train request. */
+export type Schedule = Pick<TrainRequest, 'steps' | 'batchSize' | 'seqLen' | 'lr' | 'seed' | 'evalEvery' | 'checkpointEvery'>;
 
 export interface TrainSettings {
   modelId: string;

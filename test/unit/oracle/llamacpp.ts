@@ -11,6 +11,7 @@ import { readModelDir } from '../../../src/model/folder.node.ts';
 import { readModelFolder, type ModelFolder } from '../../../src/model/folder.ts';
 import { modelToGguf, type GgufDtype } from '../../../src/model/ggufExport.ts';
 import { AyaModel } from '../../../src/model/model.ts';
+import { logSoftmax } from '../../../src/model/logprobs.ts';
 import { f16ToF32, f32ToF16 } from '../../../src/model/safetensors.ts';
 import { BpeTokenizer } from '../../../src/tokenizer/bpe.ts';
 import { hostTensor } from '../../../src/gpu/host.ts';
@@ -77,16 +78,6 @@ export function weightsAs(folder: ModelFolder, dtype: GgufDtype): ModelFolder['w
     else out.set(name, hostTensor(t.shape, Array.from(t.data, (x) => f16ToF32(f32ToF16(x)))));
   }
   return out;
-}
-
-function softmax64(row: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]);
-  const p = new Float64Array(row.length);
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += p[i] = Math.exp(row[i] - max);
-  for (let i = 0; i < row.length; i++) p[i] /= sum;
-  return p;
 }
 
 /** Scripts the parity runs cover, one held-out language each. */
@@ -193,7 +184,7 @@ export async function measureParity(
       logits.release();
       const v = m.folder.config.vocabSize;
       for (let i = 0; i < ids.length; i++) {
-        const p = softmax64(data.subarray(i * v, (i + 1) * v));
+        const p = logSoftmax(data.subarray(i * v, (i + 1) * v)).map(Math.exp);
         const q = theirs[i];
         let am = 0;
         let bm = 0;
