@@ -65,6 +65,26 @@ export interface Generation {
   components: Record<ComponentName, number | null>;
   /** Kept as the SFT completion of its prompt. */
   selected: boolean;
+  /** Who generated it: 'engine' (ours), 'llama.cpp' or 'openai' — and its cost (absent in old files). */
+  backend?: string;
+  tokens?: number;
+  seconds?: number;
+}
+
+/** A completion with its cost, as a backend reports it. */
+export interface GeneratedText {
+  text: string;
+  backend?: string;
+  tokens?: number;
+  seconds?: number;
+}
+
+/** What one teacher's completions cost in a run. */
+export interface TeacherCost {
+  backend: string;
+  completions: number;
+  tokens: number;
+  seconds: number;
 }
 
 export interface PromptOutcome {
@@ -92,6 +112,17 @@ export interface ArbitrageSummary {
   overallMeanReward: number;
   /** `learned`: share of prompts (in the router data) where the cross-fitted router picked the reward-based arg-max. */
   routerAccuracy?: number;
+  /** Per teacher asked: its backend, completions, generated tokens and seconds. */
+  cost?: Record<string, TeacherCost>;
+}
+
+/** A completion a backend could not give (a server down, slow, or answering with an error). */
+export interface GenerationFailure {
+  promptId: string;
+  language: string;
+  teacher: string;
+  sample: number;
+  message: string;
 }
 
 export interface ArbitrageResult {
@@ -100,13 +131,17 @@ export interface ArbitrageResult {
   outcomes: PromptOutcome[];
   summary: ArbitrageSummary;
   cancelled: boolean;
+  /** Completions that failed; the run went on with the other teachers. */
+  failures?: GenerationFailure[];
 }
 
 export interface ArbitrageDeps {
-  generate(teacherId: string, prompt: ArbitragePrompt, opts: SamplingOptions): Promise<string>;
+  /** The text, or the text with its backend and cost. */
+  generate(teacherId: string, prompt: ArbitragePrompt, opts: SamplingOptions): Promise<string | GeneratedText>;
   arbiter: Arbiter;
   shouldStop?: () => boolean;
-  onProgress?: (done: number, total: number, latest: Generation) => void;
+  /** `latest` is null after a failed completion. */
+  onProgress?: (done: number, total: number, latest: Generation | null) => void;
 }
 
 /** The default fixed routing: each language to the teacher of its family (DESIGN §1's table). */
@@ -219,6 +254,7 @@ export async function runArbitrage(prompts: readonly ArbitragePrompt[], spec: Ar
   const total = plan.reduce((s, x) => s + x.teachers.length * spec.samplesPerTeacher, 0);
   const generations: Generation[] = [];
   const outcomes: PromptOutcome[] = [];
+  const failures: GenerationFailure[] = [];
   let cancelled = false;
   outer: for (const { p, teachers, probs } of plan) {
     const mine: Generation[] = [];
@@ -231,18 +267,48 @@ export async function runArbitrage(prompts: readonly ArbitragePrompt[], spec: Ar
         // The seed depends on (run seed, prompt, teacher, sample) only, so every strategy asks a
         // teacher for the same completion of a prompt: strategies differ only in routing.
         const seed = deriveSeed(spec.seed, p.id, teacher, s);
-        const completion = await deps.generate(teacher, p, { ...spec.sampling, seed });
+        let out: string | GeneratedText;
+        try {
+          out = await deps.generate(teacher, p, { ...spec.sampling, seed });
+        } catch (e) {
+          if (deps.shouldStop?.()) {
+            cancelled = true;
+            break outer;
+          }
+          // One teacher failing (its server down, a timeout) costs that completion, not the run.
+          failures.push({ promptId: p.id, language: p.language, teacher, sample: s, message: (e as Error).message ?? String(e) });
+          deps.onProgress?.(generations.length + failures.length, total, null);
+          continue;
+        }
+        const gen: GeneratedText = typeof out === 'string' ? { text: out } : out;
+        const completion = gen.text;
         if (deps.shouldStop?.()) {
           cancelled = true; // the completion may have been cut short: not scored, not kept
           break outer;
         }
         const sc = deps.arbiter.score(p.prompt, completion, p.language, p.reference);
-        const g: Generation = { promptId: p.id, prompt: p.prompt, language: p.language, reference: p.reference, teacher, sample: s, seed, completion, reward: sc.reward, components: sc.components, selected: false };
+        const g: Generation = {
+          promptId: p.id,
+          prompt: p.prompt,
+          language: p.language,
+          reference: p.reference,
+          teacher,
+          sample: s,
+          seed,
+          completion,
+          reward: sc.reward,
+          components: sc.components,
+          selected: false,
+          ...(gen.backend !== undefined ? { backend: gen.backend } : {}),
+          ...(gen.tokens !== undefined ? { tokens: gen.tokens } : {}),
+          ...(gen.seconds !== undefined ? { seconds: gen.seconds } : {}),
+        };
         mine.push(g);
         generations.push(g);
-        deps.onProgress?.(generations.length, total, g);
+        deps.onProgress?.(generations.length + failures.length, total, g);
       }
     }
+    if (mine.length === 0) continue; // every completion of this prompt failed
     let best = mine[0];
     let worst = mine[0];
     for (const g of mine) {
@@ -254,7 +320,21 @@ export async function runArbitrage(prompts: readonly ArbitragePrompt[], spec: Ar
   }
   const { routerData: _unused, ...specOut } = spec;
   void _unused;
-  return { spec: specOut, generations, outcomes, summary: summarizeArbitrage(spec.strategy, teacherIds, outcomes, generations.length, cross?.accuracy), cancelled };
+  const summary = summarizeArbitrage(spec.strategy, teacherIds, outcomes, generations.length, cross?.accuracy);
+  if (generations.some((g) => g.backend !== undefined)) summary.cost = teacherCosts(generations);
+  return { spec: specOut, generations, outcomes, summary, cancelled, ...(failures.length ? { failures } : {}) };
+}
+
+/** Per teacher: backend, completions, tokens and seconds summed over its generations. */
+export function teacherCosts(generations: readonly Generation[]): Record<string, TeacherCost> {
+  const out: Record<string, TeacherCost> = {};
+  for (const g of generations) {
+    const c = (out[g.teacher] ??= { backend: g.backend ?? 'unknown', completions: 0, tokens: 0, seconds: 0 });
+    c.completions++;
+    c.tokens += g.tokens ?? 0;
+    c.seconds += g.seconds ?? 0;
+  }
+  return out;
 }
 
 export function summarizeArbitrage(strategy: Strategy, teachers: readonly string[], outcomes: readonly PromptOutcome[], completions: number, routerAccuracy?: number): ArbitrageSummary {

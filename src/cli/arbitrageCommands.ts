@@ -12,8 +12,11 @@ import { DEFAULT_MIN_NEW_TOKENS, DEFAULT_SAMPLING, type SamplingOptions } from '
 import { LANGUAGE_CODES } from '../data/languages.ts';
 import { parseJsonLines } from '../util/jsonl.ts';
 import { int, need, num, UsageError, type Values } from './args.ts';
+import { connectOpenAi, TEACHER_OPTIONS, TEACHER_USAGE } from './teacherOptions.ts';
+import { isTeacherId } from '../engine/teachers.ts';
+import { JUDGE_CHOICES, type JudgeChoice } from '../eval/llmJudge.ts';
 
-export const ARBITRAGE_USAGE = `  arbitrage --teachers DIR,DIR,… | --zoo public/models  --out DIR
+export const ARBITRAGE_USAGE = `  arbitrage --teachers DIR|ID,DIR|ID,… | --zoo public/models  --out DIR  ${TEACHER_USAGE}
             [--strategy ${STRATEGIES.join('|')}] [--prompts udhr-train|udhr-heldout|FILE.jsonl]
             [--langs xx,…] [--per-language N] [--samples N] [--seed S] [--single DIR]
             [--router-data generations.jsonl] [--weights language=.4,fluency=.3,adequacy=.3]
@@ -21,12 +24,19 @@ export const ARBITRAGE_USAGE = `  arbitrage --teachers DIR,DIR,… | --zoo publi
                                              route prompts to teachers, score with the Arbiter;
                                              writes generations.jsonl, sft.jsonl (TRL prompt/
                                              completion), preferences.jsonl (TRL prompt/chosen/
-                                             rejected) and summary.json
-  eval --a DIR --b DIR --out report.json [--prompts udhr-heldout|FILE.jsonl] [--langs xx,…]
+                                             rejected) and summary.json; a teacher is a model
+                                             folder or a teacher id (gguf:NAME for --gguf files,
+                                             openai:HOST/MODEL for --openai servers); each
+                                             generation records its backend, tokens and seconds
+  eval --a DIR|ID --b DIR|ID --out report.json [--prompts udhr-heldout|FILE.jsonl] [--langs xx,…]
        [--per-language N] [--samples N] [--seed S] [--bootstrap N] [--max-new-tokens N]
-       [--min-new-tokens 16]                 head-to-head win/tie/loss per language with 95%
+       [--min-new-tokens 16] [--judge arbiter|llm|both --judge-model DIR|ID [--judge-mode raw|chat]
+       [--judge-free] [--judge-max-tokens N]] ${TEACHER_USAGE}
+                                             head-to-head win/tie/loss per language with 95%
                                              intervals (bootstrap ∪ Wilson; no winner below 10
-                                             prompts); writes report.json + .csv
+                                             prompts); the LLM judge sees both orders (position
+                                             consistency, κ vs the Arbiter), its verdict
+                                             constrained unless --judge-free; writes report.json + .csv
   arbitrage-experiment --zoo public/models --out DIR [--student DIR] [--strategies …] [--langs …]
        [--per-language N] [--heldout-per-language N] [--steps N] [--eval-samples N] [--seed S]
        [--max-new-tokens N] [--min-new-tokens 16]
@@ -52,6 +62,7 @@ export const ARBITRAGE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     'router-data': { type: 'string' },
     weights: { type: 'string' },
     ...sampling,
+    ...TEACHER_OPTIONS,
   },
   eval: {
     a: { type: 'string' },
@@ -64,7 +75,13 @@ export const ARBITRAGE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     seed: { type: 'string' },
     bootstrap: { type: 'string' },
     weights: { type: 'string' },
+    judge: { type: 'string', default: 'arbiter' },
+    'judge-model': { type: 'string' },
+    'judge-mode': { type: 'string' },
+    'judge-free': { type: 'boolean' },
+    'judge-max-tokens': { type: 'string' },
     ...sampling,
+    ...TEACHER_OPTIONS,
   },
   'arbitrage-experiment': {
     zoo: { type: 'string', default: 'public/models' },
@@ -159,12 +176,24 @@ function parseGenerations(text: string, file: string): Generation[] {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
+/** A model folder (resolved) or a teacher id (as given). */
+const modelRef = (s: string) => (isTeacherId(s.trim()) ? s.trim() : resolve(s.trim()));
+
 const VERDICT_WORDS: Record<WinVerdict, string> = { a: 'A better', b: 'B better', none: 'no clear winner', 'too-few': `too few prompts to call (< ${MIN_PROMPTS_TO_CALL})` };
 
 function printEval(r: EvalReport): void {
-  process.stderr.write(`\n${r.names.a} vs ${r.names.b} (judge: ${r.judge}; ${INTERVAL_METHOD}; ${r.spec.bootstrap} bootstrap resamples)\n`);
-  for (const [l, w] of [...Object.entries(r.perLanguage), ['overall', r.overall] as const]) {
-    process.stderr.write(`  ${String(l).padEnd(8)} ${String(w.wins).padStart(4)} W ${String(w.ties).padStart(4)} T ${String(w.losses).padStart(4)} L   win-rate ${pct(w.winRate)} [${pct(w.ci[0])}, ${pct(w.ci[1])}]  ${VERDICT_WORDS[w.verdict]}\n`);
+  process.stderr.write(`\n${r.names.a} vs ${r.names.b} (${INTERVAL_METHOD}; ${r.spec.bootstrap} bootstrap resamples)\n`);
+  for (const t of r.judges?.length ? r.judges : [{ kind: 'arbiter', name: r.judge, perLanguage: r.perLanguage, overall: r.overall }]) {
+    process.stderr.write(`judge: ${t.kind === 'llm' ? `LLM judge ${t.name}` : `${t.name} Arbiter`}\n`);
+    for (const [l, w] of [...Object.entries(t.perLanguage), ['overall', t.overall] as const]) {
+      process.stderr.write(`  ${String(l).padEnd(8)} ${String(w.wins).padStart(4)} W ${String(w.ties).padStart(4)} T ${String(w.losses).padStart(4)} L   win-rate ${pct(w.winRate)} [${pct(w.ci[0])}, ${pct(w.ci[1])}]  ${VERDICT_WORDS[w.verdict]}\n`);
+    }
+  }
+  const s = r.llmJudge;
+  if (s) {
+    process.stderr.write(
+      `LLM judge ${s.name}: ${s.comparisons} comparisons in both orders; ${s.consistent} consistent, ${s.inconsistent} inconsistent (ties), ${s.unparseable} without a verdict (ties); position consistency ${Number.isFinite(s.positionConsistency) ? pct(s.positionConsistency) : 'n/a'}; agreement with the Arbiter ${Number.isFinite(s.agreement) ? pct(s.agreement) : 'n/a'}, Cohen's κ ${s.kappa === null ? 'n/a' : s.kappa.toFixed(3)}; ${s.constrainedCalls}/${2 * s.comparisons} replies constrained${s.failedCalls ? `; ${s.failedCalls} calls failed: ${s.firstError}` : ''}\n`,
+    );
   }
 }
 
@@ -178,12 +207,13 @@ export async function runArbitrageCommand(engine: EngineApi, command: string, va
       const strategy = values.strategy as Strategy;
       if (!STRATEGIES.includes(strategy)) throw new UsageError(`--strategy: expected ${STRATEGIES.join(', ')}`);
       let teachers: string[];
-      if (typeof values.teachers === 'string') teachers = values.teachers.split(',').map((t) => resolve(t.trim()));
+      if (typeof values.teachers === 'string') teachers = values.teachers.split(',').map(modelRef);
       else if (typeof values.zoo === 'string') teachers = (await zooModels(values.zoo)).teachers;
       else throw new UsageError('--teachers or --zoo is required');
       const routerFile = typeof values['router-data'] === 'string' ? values['router-data'] : undefined;
       const routerData = routerFile ? parseGenerations(await readFile(routerFile, 'utf8'), routerFile) : undefined;
       if (strategy === 'learned' && !routerData) throw new UsageError('--strategy learned needs --router-data (generations.jsonl of a reward-based run)');
+      await connectOpenAi(engine, values, (l) => !asJson && process.stderr.write(`${l}\n`), true);
       const show = progress('arbitrage');
       const r = await runJob(engine, 'arbitrage', {
         teachers,
@@ -192,24 +222,43 @@ export async function runArbitrageCommand(engine: EngineApi, command: string, va
         samplesPerTeacher: int(values, 'samples', 1),
         seed: int(values, 'seed', 1),
         sampling: samplingFrom(values),
-        single: typeof values.single === 'string' ? resolve(values.single) : undefined,
+        single: typeof values.single === 'string' ? modelRef(values.single) : undefined,
         routerData,
         weights: weightsFrom(values),
       }, (e) => (asJson ? undefined : show(e.done, e.total, e.etaSeconds)));
       await writeOut(join(outDir, 'generations.jsonl'), generationsJsonl(r.generations));
       await writeOut(join(outDir, 'sft.jsonl'), sftJsonl(r.outcomes));
       await writeOut(join(outDir, 'preferences.jsonl'), preferenceJsonl(r.outcomes));
-      await writeOut(join(outDir, 'summary.json'), JSON.stringify({ spec: r.spec, summary: r.summary, cancelled: r.cancelled }, null, 2) + '\n');
-      if (asJson) process.stdout.write(JSON.stringify({ out: outDir, summary: r.summary }) + '\n');
-      else process.stderr.write(`\n${r.summary.prompts} prompts, ${r.summary.completions} completions, mean kept reward ${r.summary.overallMeanReward.toFixed(4)} → ${outDir}\n`);
+      await writeOut(join(outDir, 'summary.json'), JSON.stringify({ spec: r.spec, summary: r.summary, cancelled: r.cancelled, failures: r.failures ?? [] }, null, 2) + '\n');
+      if (asJson) process.stdout.write(JSON.stringify({ out: outDir, summary: r.summary, failures: r.failures ?? [] }) + '\n');
+      else {
+        process.stderr.write(`\n${r.summary.prompts} prompts, ${r.summary.completions} completions, mean kept reward ${r.summary.overallMeanReward.toFixed(4)} → ${outDir}\n`);
+        for (const [t, c] of Object.entries(r.summary.cost ?? {})) process.stderr.write(`  ${t}: ${c.backend}, ${c.completions} completions, ${c.tokens} tokens, ${c.seconds.toFixed(2)} s\n`);
+        if (r.failures?.length) process.stderr.write(`${r.failures.length} completions failed (the run went on without them), e.g. ${r.failures[0].teacher}: ${r.failures[0].message}\n`);
+      }
       return 0;
     }
     case 'eval': {
       const outFile = resolve(need(values, 'out'));
+      const judge = values.judge as JudgeChoice;
+      if (!JUDGE_CHOICES.includes(judge)) throw new UsageError(`--judge: expected ${JUDGE_CHOICES.join(', ')}`);
+      if (judge !== 'arbiter' && typeof values['judge-model'] !== 'string') throw new UsageError(`--judge ${judge} needs --judge-model (a model folder or a teacher id)`);
+      const judgeMode = values['judge-mode'];
+      if (judgeMode !== undefined && judgeMode !== 'raw' && judgeMode !== 'chat') throw new UsageError('--judge-mode: expected raw or chat');
+      await connectOpenAi(engine, values, (l) => !asJson && process.stderr.write(`${l}\n`), true);
       const show = progress('eval');
       const r = await runJob(engine, 'evaluate', {
-        a: resolve(need(values, 'a')),
-        b: resolve(need(values, 'b')),
+        a: modelRef(need(values, 'a')),
+        b: modelRef(need(values, 'b')),
+        ...(judge !== 'arbiter'
+          ? {
+              judge,
+              judgeModel: modelRef(String(values['judge-model'])),
+              ...(judgeMode ? { judgeMode } : {}),
+              judgeConstrain: !values['judge-free'],
+              ...(values['judge-max-tokens'] !== undefined ? { judgeMaxTokens: int(values, 'judge-max-tokens', 32) } : {}),
+            }
+          : {}),
         prompts: await promptsFrom(values, 'heldout'),
         samples: int(values, 'samples', 1),
         seed: int(values, 'seed', 1),
@@ -219,7 +268,7 @@ export async function runArbitrageCommand(engine: EngineApi, command: string, va
       }, (e) => (asJson ? undefined : show(e.done, e.total, e.etaSeconds)));
       await writeOut(outFile, JSON.stringify(r, null, 2) + '\n');
       await writeOut(outFile.replace(/\.json$/i, '') + '.csv', evalCsv(r));
-      if (asJson) process.stdout.write(JSON.stringify({ out: outFile, overall: r.overall, perLanguage: r.perLanguage }) + '\n');
+      if (asJson) process.stdout.write(JSON.stringify({ out: outFile, overall: r.overall, perLanguage: r.perLanguage, ...(r.llmJudge ? { llmJudge: r.llmJudge, judges: r.judges } : {}) }) + '\n');
       else printEval(r);
       return 0;
     }

@@ -22,6 +22,7 @@ import { MODEL_PRESETS } from '../model/presets.ts';
 import { GGUF_DTYPES, type GgufDtype } from '../model/ggufExport.ts';
 import { formatBench, formatCheck, formatInfo } from './format.ts';
 import { nodePlatform } from './platform.ts';
+import { ggufTeachers } from './teacherOptions.ts';
 
 const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on stdout)
 
@@ -156,14 +157,17 @@ export async function main(argv: string[]): Promise<number> {
       return e instanceof UsageError ? 2 : 1;
     }
   }
-  const engine = new Engine(nodePlatform);
+  let engine: Engine | null = null;
   try {
+    // The commands that sample take teachers from elsewhere too (GGUF files through llama.cpp).
+    const gguf = command === 'arbitrage' || command === 'eval' ? await ggufTeachers(values) : null;
+    engine = new Engine(gguf ? { ...nodePlatform, teachers: [gguf] } : nodePlatform);
     return await run(engine, command, values, asJson);
   } catch (e) {
     process.stderr.write(`aya-playground ${command}: ${(e as Error).message}\n`);
     return e instanceof UsageError ? 2 : 1;
   } finally {
-    engine.dispose();
+    engine?.dispose();
     releaseNodeGpu();
   }
 }

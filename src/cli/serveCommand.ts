@@ -6,10 +6,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParseArgsConfig } from 'node:util';
 import { startRuntime } from '../runtime/server.ts';
-import { LlamaTeachers } from '../runtime/llamaTeachers.ts';
 import { int, UsageError, type Values } from './args.ts';
+import { connectOpenAi, ggufTeachers, TEACHER_OPTIONS, TEACHER_USAGE } from './teacherOptions.ts';
 
-export const SERVE_USAGE = `  serve [--models DIR …] [--gguf FILE|DIR …] [--openai URL … [--openai-key KEY]]
+export const SERVE_USAGE = `  serve [--models DIR …] ${TEACHER_USAGE}
         [--port 8737] [--host 127.0.0.1] [--allow-origin URL …] [--max-message-mb 512] [--no-app]
                                              the desktop runtime: the engine on this machine's GPU
                                              (Dawn) over a WebSocket, and the app, connected to it;
@@ -23,9 +23,7 @@ export const SERVE_USAGE = `  serve [--models DIR …] [--gguf FILE|DIR …] [--
 export const SERVE_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   serve: {
     models: { type: 'string', multiple: true },
-    gguf: { type: 'string', multiple: true },
-    openai: { type: 'string', multiple: true },
-    'openai-key': { type: 'string' },
+    ...TEACHER_OPTIONS,
     port: { type: 'string', default: '8737' },
     host: { type: 'string', default: '127.0.0.1' },
     'allow-origin': { type: 'string', multiple: true },
@@ -73,9 +71,8 @@ export async function runServeCommand(values: Values): Promise<number> {
     if (!statSync(r).isDirectory()) throw new UsageError(`--models: ${r} is not a folder`);
   }
   const maxMb = values['max-message-mb'] === undefined ? 512 : int(values, 'max-message-mb');
-  const gguf = (values.gguf as unknown as string[] | undefined) ?? [];
   // Every GGUF header is checked before anything starts: a bad file is named now, not at first use.
-  const teachers = gguf.length ? await LlamaTeachers.open(gguf) : null;
+  const teachers = await ggufTeachers(values);
   const appDir = values['no-app'] ? null : await builtApp(log);
   const runtime = await startRuntime({
     port,
@@ -93,20 +90,7 @@ export async function runServeCommand(values: Values): Promise<number> {
   out('aya-playground desktop runtime');
   out(`  adapter:  ${a.vendor || 'unknown vendor'} / ${a.architecture || 'unknown architecture'}${a.description ? ` (${a.description})` : ''}${a.isFallbackAdapter || /swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.description}`) ? ' — a software (CPU) adapter: slow' : ''}`);
   out(`  library:  ${roots.join(', ')} (new models are saved in ${roots[0]}), plus the shipped zoo`);
-  for (const baseUrl of (values.openai as unknown as string[] | undefined) ?? []) {
-    let name = baseUrl;
-    try {
-      name = new URL(baseUrl).host.replace(/[^A-Za-z0-9._-]+/g, '-');
-    } catch {
-      // checkEndpoint names the bad URL below
-    }
-    try {
-      const listed = await runtime.engine.connectEndpoint({ name, baseUrl, apiKey: values['openai-key'] as string | undefined });
-      out(`  server:   ${baseUrl} as '${name}': ${listed.length} model${listed.length === 1 ? '' : 's'} (${listed.map((t) => t.id).join(', ')})`);
-    } catch (e) {
-      out(`  server:   ${baseUrl} NOT connected: ${(e as Error).message} (connect it later from the app's Models panel)`);
-    }
-  }
+  await connectOpenAi(runtime.engine, values, out, false);
   if (teachers) for (const t of await teachers.list()) out(`  teacher:  ${t.id} — ${t.details.architecture}, ${t.details.parameters} parameters, ${t.chat ? 'chat template' : 'raw completion'} (${t.location})`);
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     out(`  WARNING:  listening on ${host}, not only this machine: anyone who can reach it and has the token can use this GPU and read and write the library folders`);

@@ -37,6 +37,7 @@ import type { ArbiterScore, ArbiterWeights } from '../arbiter/arbiter.ts';
 import type { ArbitragePrompt, ArbitrageResult, ArbitrageSpec, Generation, Strategy } from '../arbitrage/arbitrage.ts';
 import type { ExperimentReport, ExperimentStage } from '../arbitrage/experiment.ts';
 import type { EvalReport, Transcript } from '../eval/headToHead.ts';
+import type { JudgeChoice } from '../eval/llmJudge.ts';
 import type { DpoPair } from '../train/dpo.ts';
 import type { DpoLossType } from '../ops/dpo.ts';
 import type { PreferenceEvent, PreferenceMode, PreferenceOutcome } from '../train/preference.ts';
@@ -129,6 +130,9 @@ export interface SampleRequest {
   logprobs?: number;
   /** Teachers in chat mode: the whole conversation (its last user turn is `prompt`). */
   messages?: ChatMessage[];
+  /** Constrain the reply to this JSON schema: any schema on llama.cpp teachers (a grammar), what an
+   *  OpenAI server's `response_format` takes, and finite schemas (enum / const fields) on our models. */
+  jsonSchema?: Record<string, unknown>;
 }
 
 export interface SampleEvent {
@@ -158,6 +162,8 @@ export interface SampleResult {
   appliedPrompt?: string;
   /** With `logprobs`: per generated token, under the model's own distribution. */
   logprobs?: Array<{ token: string; logprob: number; top: Array<{ token: string; logprob: number }> }>;
+  /** With `jsonSchema`: whether the backend did constrain the reply (a server may not support it). */
+  constrained?: boolean;
 }
 
 export interface HeldOutRequest {
@@ -214,7 +220,7 @@ export type ArbitrageRequest = Omit<ArbitrageSpec, 'teachers'> & {
   weights?: ArbiterWeights;
 };
 
-export type ArbitrageEvent = { type: 'progress'; done: number; total: number; etaSeconds: number; latest: Generation };
+export type ArbitrageEvent = { type: 'progress'; done: number; total: number; etaSeconds: number; latest: Generation | null };
 
 export interface EvalRequest {
   a: string;
@@ -225,6 +231,16 @@ export interface EvalRequest {
   sampling: Omit<SamplingOptions, 'seed'>;
   bootstrap?: number;
   weights?: ArbiterWeights;
+  /** 'arbiter' (default), 'llm' (judgeModel decides) or 'both' (the Arbiter's verdicts headline, the LLM judge's beside them). */
+  judge?: JudgeChoice;
+  /** The LLM judge: one of our models or a teacher (gguf:…, openai:…). */
+  judgeModel?: string;
+  /** Teachers: 'raw' or 'chat' (default: the teacher's own). */
+  judgeMode?: PromptMode;
+  /** Constrain the judge's reply to the verdict schema where the backend can (default true). */
+  judgeConstrain?: boolean;
+  /** The judge's reply budget in tokens (default 32 constrained, 512 free). */
+  judgeMaxTokens?: number;
 }
 
 export type EvalEvent = { type: 'progress'; done: number; total: number; etaSeconds: number; latest: Transcript };

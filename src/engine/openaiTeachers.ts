@@ -95,11 +95,24 @@ export class OpenAiTeachers implements TeacherBackend {
 
   async generate(id: string, req: TeacherRequest, onDelta: (d: string) => void, shouldStop: () => boolean): Promise<TeacherGeneration> {
     validateSampling(req.sampling);
+    if (!req.jsonSchema) return this.stream(id, req, null, onDelta, shouldStop);
+    try {
+      return await this.stream(id, req, req.jsonSchema, onDelta, shouldStop);
+    } catch (e) {
+      // A server without structured output refuses response_format: the reply is then free text
+      // (the caller parses it all the same, and is told it was not constrained).
+      if (!(e instanceof Refused)) throw e;
+      return this.stream(id, req, null, onDelta, shouldStop);
+    }
+  }
+
+  private async stream(id: string, req: TeacherRequest, schema: Record<string, unknown> | null, onDelta: (d: string) => void, shouldStop: () => boolean): Promise<TeacherGeneration> {
     const model = id.slice(this.prefix.length);
     const listed = (this.models ?? (await this.fetchModels())).find((m) => m.id === model);
     const o = req.sampling;
     const ext = this.isPlayground(listed) ? { lang: req.lang, top_k: o.topK, min_tokens: o.minNewTokens ?? 0 } : {};
-    const common = { model, max_tokens: o.maxNewTokens, temperature: o.temperature, top_p: o.topP, seed: o.seed, stream: true as const, ...ext };
+    const format = schema ? { response_format: { type: 'json_schema' as const, json_schema: { name: 'reply', schema, strict: true } } } : {};
+    const common = { model, max_tokens: o.maxNewTokens, temperature: o.temperature, top_p: o.topP, seed: o.seed, stream: true as const, ...ext, ...format };
     const controller = new AbortController();
     const t0 = performance.now();
     let text = '';
@@ -112,7 +125,7 @@ export class OpenAiTeachers implements TeacherBackend {
       const stream =
         req.mode === 'chat'
           ? await this.client.chat.completions.create({ ...common, messages: req.messages ?? [{ role: 'user', content: req.prompt }], stream_options: { include_usage: true } }, { signal: controller.signal })
-          : await this.client.completions.create({ ...common, prompt: req.prompt, stream_options: { include_usage: true } }, { signal: controller.signal });
+          : await this.client.completions.create({ ...common, prompt: req.prompt, stream_options: { include_usage: true } } as OpenAI.Completions.CompletionCreateParamsStreaming, { signal: controller.signal });
       for await (const c of stream as AsyncIterable<OpenAI.Completions.Completion | OpenAI.Chat.Completions.ChatCompletionChunk>) {
         if (shouldStop()) {
           cancelled = true;
@@ -130,6 +143,7 @@ export class OpenAiTeachers implements TeacherBackend {
         if (c.usage) usage = c.usage;
       }
     } catch (e) {
+      if (schema && chunks === 0 && e instanceof OpenAI.APIError && (e.status === 400 || e.status === 422) && /response_format|json_schema|structured/i.test(e.message)) throw new Refused();
       if (!cancelled) throw new Error(`${this.config.name} (${this.config.baseUrl}), model ${model}: ${describe(e)}`);
     }
     const stopReason: StopReason = cancelled ? 'cancelled' : finish === 'length' ? 'max-tokens' : 'eos';
@@ -143,9 +157,13 @@ export class OpenAiTeachers implements TeacherBackend {
       stopReason,
       backend: 'openai',
       appliedPrompt,
+      ...(req.jsonSchema ? { constrained: schema !== null } : {}),
     };
   }
 }
+
+/** The server refused response_format. */
+class Refused extends Error {}
 
 function describe(e: unknown): string {
   if (e instanceof OpenAI.APIConnectionTimeoutError) return 'timed out (the endpoint\'s timeout setting)';

@@ -39,6 +39,8 @@ export interface TeacherRequest {
   messages?: ChatMessage[];
   /** Per-token log-probabilities with this many alternatives. */
   logprobs?: number;
+  /** Constrain the reply to this JSON schema where the backend can (a grammar; `response_format`). */
+  jsonSchema?: Record<string, unknown>;
 }
 
 export interface TokenLogprobText {
@@ -60,6 +62,8 @@ export interface TeacherGeneration {
   /** Exactly what the model was given: the raw prompt, or the chat template applied to it. */
   appliedPrompt: string;
   logprobs?: TokenLogprobText[];
+  /** With a jsonSchema: the reply was constrained to it. */
+  constrained?: boolean;
 }
 
 export interface TeacherBackend {

@@ -10,6 +10,7 @@ import type { ArbitragePrompt } from '../arbitrage/arbitrage.ts';
 import type { SamplingOptions } from '../model/sample.ts';
 import { Rng } from '../util/rng.ts';
 import { deriveSeed } from '../util/hash.ts';
+import { combineOrders, type JudgeCall, type JudgeChoice, type LlmJudgement, type LlmJudgeStats, llmJudgeStats } from './llmJudge.ts';
 
 export const DEFAULT_BOOTSTRAP = 2000;
 
@@ -29,6 +30,10 @@ export interface EvalSpec {
   seed: number;
   sampling: Omit<SamplingOptions, 'seed'>;
   bootstrap: number;
+  /** Who decides the verdicts (default 'arbiter'); with 'both' the Arbiter's are the headline and the LLM judge's are reported beside them. */
+  judge?: JudgeChoice;
+  /** The LLM judge: one of our models or a teacher id. */
+  judgeModel?: string;
 }
 
 export interface Transcript {
@@ -40,7 +45,19 @@ export interface Transcript {
   seed: number;
   a: { completion: string; reward: number; components: ArbiterScore['components'] };
   b: { completion: string; reward: number; components: ArbiterScore['components'] };
+  /** The headline judge's verdict. */
   verdict: Verdict;
+  /** The Arbiter's verdict (always computed: it is cheap, and the LLM judge is compared with it). */
+  arbiterVerdict?: Verdict;
+  /** The LLM judge's two calls and their verdict. */
+  llm?: LlmJudgement;
+}
+
+export interface JudgeTable {
+  kind: 'arbiter' | 'llm';
+  name: string;
+  perLanguage: Record<string, WinRate>;
+  overall: WinRate;
 }
 
 export interface WinRate {
@@ -73,11 +90,24 @@ export interface EvalReport {
   cancelled: boolean;
   /** INTERVAL_METHOD when the report was made. */
   interval?: string;
+  /** Every judge's win-rates, the headline's first (one entry unless the judge was 'both'). */
+  judges?: JudgeTable[];
+  /** The LLM judge: position consistency, unparseable replies, agreement with the Arbiter. */
+  llmJudge?: LlmJudgeStats;
+}
+
+/** Asks an LLM judge about one prompt with `first` shown as Assistant A. */
+export interface LlmJudgeDep {
+  id: string;
+  name: string;
+  call(p: ArbitragePrompt, first: string, second: string): Promise<JudgeCall>;
 }
 
 export interface EvalDeps {
   generate(modelId: string, prompt: ArbitragePrompt, opts: SamplingOptions): Promise<string>;
   arbiter: Arbiter & { tieMargin?: number };
+  /** Required when the spec's judge is 'llm' or 'both'. */
+  llmJudge?: LlmJudgeDep;
   shouldStop?: () => boolean;
   onProgress?: (done: number, total: number, latest: Transcript) => void;
 }
@@ -87,6 +117,9 @@ export function validateEvalSpec(spec: EvalSpec, prompts: readonly ArbitrageProm
   if (!Number.isInteger(spec.samples) || spec.samples < 1) throw new Error(`eval: samples must be a positive integer, got ${spec.samples}`);
   if (!Number.isInteger(spec.bootstrap) || spec.bootstrap < 1000) throw new Error(`eval: use at least 1000 bootstrap resamples, got ${spec.bootstrap}`);
   if (prompts.length === 0) throw new Error('eval: no prompts');
+  const judge = spec.judge ?? 'arbiter';
+  if (judge !== 'arbiter' && judge !== 'llm' && judge !== 'both') throw new Error(`eval: the judge must be 'arbiter', 'llm' or 'both', got '${String(judge)}'`);
+  if (judge !== 'arbiter' && !spec.judgeModel) throw new Error('eval: choose the LLM judge\'s model');
 }
 
 /** Score of one comparison for A: win 1, tie ½, loss 0. */
@@ -165,15 +198,42 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-export function summarizeEval(spec: EvalSpec, names: { a: string; b: string }, judge: string, transcripts: Transcript[], cancelled: boolean): EvalReport {
+function judgeTable(kind: JudgeTable['kind'], name: string, spec: EvalSpec, transcripts: readonly Transcript[]): JudgeTable {
   const langs = [...new Set(transcripts.map((t) => t.language))];
   const perLanguage: Record<string, WinRate> = {};
   for (const l of langs) perLanguage[l] = winRate(transcripts.filter((t) => t.language === l), spec.bootstrap, deriveSeed(spec.seed, 'bootstrap', l));
-  return { spec, names, judge, perLanguage, overall: winRate(transcripts, spec.bootstrap, deriveSeed(spec.seed, 'bootstrap', 'overall')), transcripts, cancelled, interval: INTERVAL_METHOD };
+  return { kind, name, perLanguage, overall: winRate(transcripts, spec.bootstrap, deriveSeed(spec.seed, 'bootstrap', 'overall')) };
+}
+
+/** The report of `transcripts` (whose `verdict` is the headline judge's). `llm` names the LLM judge when there was one. */
+export function summarizeEval(spec: EvalSpec, names: { a: string; b: string }, judge: string, transcripts: Transcript[], cancelled: boolean, llm?: { id: string; name: string }): EvalReport {
+  const choice = spec.judge ?? 'arbiter';
+  const asArbiter = transcripts.map((t) => ({ ...t, verdict: t.arbiterVerdict ?? t.verdict }));
+  const judged = transcripts.filter((t): t is Transcript & { llm: LlmJudgement } => t.llm !== undefined);
+  const asLlm = judged.map((t) => ({ ...t, verdict: t.llm.verdict }));
+  const tables: JudgeTable[] = [];
+  if (choice !== 'llm') tables.push(judgeTable('arbiter', judge, spec, asArbiter));
+  if (choice !== 'arbiter' && llm) tables.push(judgeTable('llm', llm.name, spec, asLlm));
+  const head = tables[0] ?? judgeTable('arbiter', judge, spec, asArbiter);
+  return {
+    spec,
+    names,
+    judge: head.name,
+    perLanguage: head.perLanguage,
+    overall: head.overall,
+    transcripts,
+    cancelled,
+    interval: INTERVAL_METHOD,
+    judges: tables,
+    ...(llm && choice !== 'arbiter' ? { llmJudge: llmJudgeStats(llm.id, llm.name, judged.map((t) => ({ llm: t.llm, arbiterVerdict: t.arbiterVerdict ?? 'tie' }))) } : {}),
+  };
 }
 
 export async function runHeadToHead(prompts: readonly ArbitragePrompt[], spec: EvalSpec, names: { a: string; b: string }, deps: EvalDeps): Promise<EvalReport> {
   validateEvalSpec(spec, prompts);
+  const choice = spec.judge ?? 'arbiter';
+  const llmJudge = choice === 'arbiter' ? undefined : deps.llmJudge;
+  if (choice !== 'arbiter' && !llmJudge) throw new Error('eval: the LLM judge is not available');
   const total = prompts.length * spec.samples;
   const transcripts: Transcript[] = [];
   let cancelled = false;
@@ -196,7 +256,19 @@ export async function runHeadToHead(prompts: readonly ArbitragePrompt[], spec: E
       const sa = deps.arbiter.score(p.prompt, ca, p.language, p.reference);
       const sb = deps.arbiter.score(p.prompt, cb, p.language, p.reference);
       const margin = deps.arbiter.tieMargin ?? 0;
-      const verdict: Verdict = Math.abs(sa.reward - sb.reward) <= margin ? 'tie' : sa.reward > sb.reward ? 'a' : 'b';
+      const arbiterVerdict: Verdict = Math.abs(sa.reward - sb.reward) <= margin ? 'tie' : sa.reward > sb.reward ? 'a' : 'b';
+      let llm: LlmJudgement | undefined;
+      if (llmJudge) {
+        // Both orders, so a judge's preference for a position cancels out instead of deciding.
+        const ab = await llmJudge.call(p, ca, cb);
+        const ba = await llmJudge.call(p, cb, ca);
+        if (deps.shouldStop?.()) {
+          cancelled = true;
+          break outer;
+        }
+        llm = combineOrders(ab, ba);
+      }
+      const verdict = choice === 'llm' ? llm!.verdict : arbiterVerdict;
       const t: Transcript = {
         promptId: p.id,
         language: p.language,
@@ -207,20 +279,23 @@ export async function runHeadToHead(prompts: readonly ArbitragePrompt[], spec: E
         a: { completion: ca, reward: sa.reward, components: sa.components },
         b: { completion: cb, reward: sb.reward, components: sb.components },
         verdict,
+        arbiterVerdict,
+        ...(llm ? { llm } : {}),
       };
       transcripts.push(t);
       deps.onProgress?.(transcripts.length, total, t);
     }
   }
-  return summarizeEval(spec, names, deps.arbiter.name, transcripts, cancelled);
+  return summarizeEval(spec, names, deps.arbiter.name, transcripts, cancelled, llmJudge ? { id: llmJudge.id, name: llmJudge.name } : undefined);
 }
 
 const csvCell = (v: string | number): string => (typeof v === 'number' ? (Number.isFinite(v) ? String(Number(v.toFixed(6))) : '') : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
-/** One row per language plus "overall": the numbers behind the report. */
+/** One row per language plus "overall", per judge: the numbers behind the report. */
 export function evalCsv(report: EvalReport): string {
-  const header = ['language', 'model_a', 'model_b', 'n', 'prompts', 'wins', 'ties', 'losses', 'win_rate', 'ci_low', 'ci_high', 'mean_reward_a', 'mean_reward_b', 'verdict', 'ci_bootstrap_low', 'ci_bootstrap_high', 'ci_wilson_low', 'ci_wilson_high'];
-  const row = (lang: string, w: WinRate) =>
-    [lang, report.names.a, report.names.b, w.n, w.prompts, w.wins, w.ties, w.losses, w.winRate, w.ci[0], w.ci[1], w.meanRewardA, w.meanRewardB, w.verdict ?? '', w.ciBootstrap?.[0] ?? NaN, w.ciBootstrap?.[1] ?? NaN, w.ciWilson?.[0] ?? NaN, w.ciWilson?.[1] ?? NaN].map(csvCell).join(',');
-  return [header.join(','), ...Object.entries(report.perLanguage).map(([l, w]) => row(l, w)), row('overall', report.overall)].join('\n') + '\n';
+  const header = ['language', 'model_a', 'model_b', 'n', 'prompts', 'wins', 'ties', 'losses', 'win_rate', 'ci_low', 'ci_high', 'mean_reward_a', 'mean_reward_b', 'verdict', 'ci_bootstrap_low', 'ci_bootstrap_high', 'ci_wilson_low', 'ci_wilson_high', 'judge'];
+  const row = (lang: string, w: WinRate, judge: string) =>
+    [lang, report.names.a, report.names.b, w.n, w.prompts, w.wins, w.ties, w.losses, w.winRate, w.ci[0], w.ci[1], w.meanRewardA, w.meanRewardB, w.verdict ?? '', w.ciBootstrap?.[0] ?? NaN, w.ciBootstrap?.[1] ?? NaN, w.ciWilson?.[0] ?? NaN, w.ciWilson?.[1] ?? NaN, judge].map(csvCell).join(',');
+  const tables = report.judges?.length ? report.judges : [{ name: report.judge, perLanguage: report.perLanguage, overall: report.overall }];
+  return [header.join(','), ...tables.flatMap((t) => [...Object.entries(t.perLanguage).map(([l, w]) => row(l, w, t.name)), row('overall', t.overall, t.name)])].join('\n') + '\n';
 }

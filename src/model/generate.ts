@@ -1,6 +1,7 @@
 // Autoregressive generation with a KV cache: prefill the prompt, then one token at a time.
 import { Rng } from '../util/rng.ts';
 import type { AyaModel } from './model.ts';
+import type { ChoiceConstraint } from './constrained.ts';
 import { eosSuppressedUntil, type SamplingOptions, sampleToken, validateSampling } from './sample.ts';
 
 export interface GeneratedToken {
@@ -19,6 +20,8 @@ export async function* generate(
   promptIds: number[],
   opts: SamplingOptions,
   shouldStop?: () => boolean,
+  /** Only texts the constraint allows (min_new_tokens does not apply: the choices set the length). */
+  constraint?: ChoiceConstraint,
 ): AsyncGenerator<GeneratedToken, StopReason> {
   validateSampling(opts);
   if (promptIds.length === 0) throw new Error('generate: empty prompt');
@@ -35,14 +38,17 @@ export async function* generate(
     let input = promptIds;
     for (let index = 0; index < opts.maxNewTokens; index++) {
       if (shouldStop?.()) return 'cancelled';
+      if (constraint?.complete()) return 'eos';
       if (cache.length + input.length > capacity) return 'context-full';
       const logits = model.forward([input], { cache, lastOnly: true });
       const row = (await logits.read()).data;
       logits.release();
       // min_new_tokens (HF's semantics): <eos> cannot be picked yet. One uniform is drawn per token
       // either way, so the seed's stream stays aligned.
-      if (index < minNew) row[c.eosTokenId] = -Infinity;
+      if (constraint) constraint.mask(row);
+      else if (index < minNew) row[c.eosTokenId] = -Infinity;
       const id = sampleToken(row, opts, rng.uniform());
+      constraint?.accept(id);
       yield { id, index, ms: performance.now() - t0 };
       if (id === c.eosTokenId) return 'eos';
       input = [id];

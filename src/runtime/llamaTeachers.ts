@@ -11,6 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import {
   getLlama,
   LlamaChatSession,
+  LlamaGrammarEvaluationState,
   LlamaLogLevel,
   LlamaText,
   SpecialTokensText,
@@ -19,6 +20,7 @@ import {
   type Llama,
   type LlamaContext,
   type LlamaContextSequence,
+  type LlamaGrammar,
   type LlamaModel,
   type Token,
 } from 'node-llama-cpp';
@@ -104,6 +106,7 @@ export class LlamaTeachers implements TeacherBackend {
   readonly kind = 'llama.cpp' as const;
   readonly prefix = 'gguf:';
   private llama: Promise<Llama> | null = null;
+  private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
 
   private constructor(
     private readonly entries: Map<string, Entry>,
@@ -216,6 +219,8 @@ export class LlamaTeachers implements TeacherBackend {
         appliedPrompt = input.toString();
       }
       const promptTokens = input.tokenize(model.tokenizer);
+      if (promptTokens.length >= context.contextSize) throw new Error(`the prompt has ${promptTokens.length} tokens; this model's context is ${context.contextSize}`);
+      if (req.jsonSchema) return await this.runConstrained(model, seq, context.contextSize, promptTokens, appliedPrompt, req, onDelta, shouldStop, t0);
       const o = req.sampling;
       const minNew = eosSuppressedUntil(o);
       const rng = new Rng(o.seed);
@@ -279,6 +284,65 @@ export class LlamaTeachers implements TeacherBackend {
     } finally {
       await seq.clearHistory();
     }
+  }
+
+  /** A JSON schema as a llama.cpp grammar (node-llama-cpp's converter), made once per schema. */
+  private grammar(schema: Record<string, unknown>): Promise<LlamaGrammar> {
+    const key = JSON.stringify(schema);
+    let g = this.grammars.get(key);
+    if (!g) {
+      g = (async () => {
+        const llama = await this.llama!;
+        try {
+          return await llama.createGrammarForJsonSchema(schema as Parameters<Llama['createGrammarForJsonSchema']>[0]);
+        } catch (e) {
+          throw new Error(`llama.cpp cannot turn this JSON schema into a grammar: ${(e as Error).message}`);
+        }
+      })();
+      g.catch(() => this.grammars.delete(key));
+      this.grammars.set(key, g);
+    }
+    return g;
+  }
+
+  /** Generation under a grammar: llama.cpp's sampler, which only offers tokens the grammar allows. */
+  private async runConstrained(
+    model: LlamaModel,
+    seq: LlamaContextSequence,
+    contextSize: number,
+    promptTokens: Token[],
+    appliedPrompt: string,
+    req: TeacherRequest,
+    onDelta: (d: string) => void,
+    shouldStop: () => boolean,
+    t0: number,
+  ): Promise<TeacherGeneration> {
+    const o = req.sampling;
+    const grammarEvaluationState = new LlamaGrammarEvaluationState({ model, grammar: await this.grammar(req.jsonSchema!) });
+    const stream = new TextStream((ids) => model.detokenize(ids as Token[]));
+    const ids: number[] = [];
+    let stopReason: StopReason = 'eos';
+    for await (const token of seq.evaluate(promptTokens, { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed >>> 0, grammarEvaluationState })) {
+      if (shouldStop()) {
+        stopReason = 'cancelled';
+        break;
+      }
+      ids.push(Number(token));
+      const delta = stream.push(Number(token));
+      if (delta) onDelta(delta);
+      if (ids.length >= o.maxNewTokens) {
+        stopReason = 'max-tokens';
+        break;
+      }
+      // No context shift: a reply that fills the context stops there, as in our engine.
+      if (promptTokens.length + ids.length >= contextSize - 1) {
+        stopReason = 'context-full';
+        break;
+      }
+    }
+    const tail = stream.finish();
+    if (tail) onDelta(tail);
+    return { text: stream.text, tokens: ids.length, ids, promptTokens: promptTokens.length, seconds: (performance.now() - t0) / 1000, stopReason, backend: 'llama.cpp', appliedPrompt, constrained: true };
   }
 
   async dispose(): Promise<void> {

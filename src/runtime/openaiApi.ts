@@ -4,6 +4,10 @@
 // which is what OpenAI clients send as their API key). Each request is a `sample` job of the
 // engine, so it shows in the jobs list and a client that goes away cancels it.
 //
+// Structured output: `response_format: {type: "json_schema", json_schema: {schema}}` on both
+// endpoints (as vLLM takes it) — a llama.cpp grammar for GGUF teachers, finite schemas (enum /
+// const fields) for our models.
+//
 // Extensions, as vLLM and llama-server have them: `top_k`, `min_tokens`, and `lang` (our models
 // continue `<bos><lang:xx>` + prompt; without `lang` the prompt's language is identified).
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +17,7 @@ import type { ChatMessage, SampleRequest, SampleResult } from '../engine/api.ts'
 import { LANGUAGE_CODES } from '../data/languages.ts';
 import { identifyLanguage } from '../arbiter/languageId.ts';
 import { isTeacherId } from '../engine/teachers.ts';
+import { finiteJsonChoices } from '../model/constrained.ts';
 
 /** The teachers this API serves: the runtime's own GGUF files, never the models of servers it is a
  *  client of — re-serving those would loop when a runtime is connected to itself (or two to each other). */
@@ -140,6 +145,7 @@ async function parse(engine: Engine, b: Record<string, unknown>, chat: boolean):
   if (chat) {
     if (b.logprobs === true) logprobs = num(b, 'top_logprobs', 0, (x) => Number.isInteger(x) && x >= 0 && x <= 20, 'an integer from 0 to 20');
   } else if (b.logprobs !== undefined && b.logprobs !== null) logprobs = num(b, 'logprobs', 0, (x) => Number.isInteger(x) && x >= 0 && x <= 5, 'an integer from 0 to 5');
+  const jsonSchema = responseFormat(b.response_format, teacher !== null);
   const maxTokens = num(b, chat && b.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens', chat ? 256 : 16, (x) => Number.isInteger(x) && x >= 1 && x <= 8192, 'an integer from 1 to 8192');
   const request: SampleRequest = {
     modelId: model,
@@ -156,12 +162,27 @@ async function parse(engine: Engine, b: Record<string, unknown>, chat: boolean):
     },
     ...(chat ? { mode: 'chat' as const, messages } : isTeacherId(model) ? { mode: 'raw' as const } : {}),
     ...(logprobs !== null ? { logprobs } : {}),
+    ...(jsonSchema ? { jsonSchema } : {}),
   };
   if (chat && !isTeacherId(model)) throw new HttpError(400, `'${model}' is a base model without a chat template: use /v1/completions`, 'model');
   if (chat && teacher && !teacher.chat) {
     throw new HttpError(400, `'${model}' has no chat template: use /v1/completions`, 'model');
   }
   return { model, request, stop: stops(b), stream: b.stream === true, logprobs };
+}
+
+function responseFormat(f: unknown, teacher: boolean): Record<string, unknown> | null {
+  if (f === undefined || f === null) return null;
+  const type = (f as { type?: unknown }).type;
+  if (type === 'text') return null;
+  if (type === 'json_object') throw new HttpError(400, 'response_format json_object is not supported here: give a json_schema', 'response_format');
+  if (type !== 'json_schema') throw new HttpError(400, 'response_format.type must be text or json_schema', 'response_format');
+  const schema = (f as { json_schema?: { schema?: unknown } }).json_schema?.schema;
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema)) throw new HttpError(400, 'response_format.json_schema.schema must be a JSON schema object', 'response_format');
+  if (!teacher && !finiteJsonChoices(schema)) {
+    throw new HttpError(400, "this runtime's own models constrain output only to a finite set of JSON values (objects of enum / const fields); this schema allows more", 'response_format');
+  }
+  return schema as Record<string, unknown>;
 }
 
 const finishReason = (r: SampleResult, stopped: boolean) => (stopped || r.stopReason === 'eos' ? 'stop' : r.stopReason === 'cancelled' ? 'stop' : 'length');
@@ -245,7 +266,7 @@ export async function handleOpenAi(engine: Engine, req: IncomingMessage, res: Se
     const lps = p.logprobs !== null ? completionLogprobs(r, text) : null;
     const completionTokens = lps?.length ?? r.tokens;
     const usage = { prompt_tokens: r.promptTokens, completion_tokens: completionTokens, total_tokens: r.promptTokens + completionTokens };
-    const ext = { seed: p.request.sampling.seed, lang: p.request.lang, backend: r.backend, ...(r.appliedPrompt !== undefined ? { applied_prompt: r.appliedPrompt } : {}) };
+    const ext = { seed: p.request.sampling.seed, lang: p.request.lang, backend: r.backend, ...(r.appliedPrompt !== undefined ? { applied_prompt: r.appliedPrompt } : {}), ...(r.constrained !== undefined ? { constrained: r.constrained } : {}) };
     if (p.stream) {
       if (text.length > sent) res.write(`data: ${JSON.stringify(chunk(text.slice(sent), null))}\n\n`);
       const last = chunk('', finish) as Record<string, unknown>;

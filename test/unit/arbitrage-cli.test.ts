@@ -46,6 +46,25 @@ describe('aya-playground arbitrage / eval on the shipped zoo', () => {
     expect(report.transcripts[0].a.completion).toBe(report.transcripts[0].b.completion);
   });
 
+  it('eval --judge both with a GGUF judge, and arbitrage with a GGUF teacher in the pool (llama.cpp)', () => {
+    const m = 'public/models/teacher-romance';
+    const gguf = join(dir, 'gguf');
+    run('export', '--format', 'gguf', '--model', m, '--out', join(gguf, 'romance.gguf'));
+    const out = join(dir, 'judged.json');
+    // teacher-romance's 256-token context cannot hold the judge's instructions: the judge's
+    // replies fail, each a counted tie that says why, and the Arbiter's table stands.
+    const r = JSON.parse(run('eval', '--a', m, '--b', 'gguf:romance', '--gguf', join(gguf, 'romance.gguf'), '--judge', 'both', '--judge-model', 'gguf:romance', '--langs', 'fra', '--per-language', '1', '--max-new-tokens', '6', '--bootstrap', '1000', '--out', out, '--json'));
+    expect(r.judges.map((j: { kind: string }) => j.kind)).toEqual(['arbiter', 'llm']);
+    expect(r.llmJudge).toMatchObject({ comparisons: 1, unparseable: 1, failedCalls: 2 });
+    expect(r.llmJudge.firstError).toMatch(/context/);
+    expect(readFileSync(out.replace(/json$/, 'csv'), 'utf8').trim().split('\n')).toHaveLength(5); // header, fra + overall per judge
+    const arb = JSON.parse(run('arbitrage', '--teachers', `gguf:romance,${m}`, '--gguf', gguf, '--langs', 'fra', '--per-language', '1', '--max-new-tokens', '6', '--out', join(dir, 'mixed'), '--json'));
+    expect(Object.values(arb.summary.cost).map((c) => (c as { backend: string }).backend).sort()).toEqual(['engine', 'llama.cpp']);
+    const gens = readFileSync(join(dir, 'mixed', 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(gens.map((g) => g.backend).sort()).toEqual(['engine', 'llama.cpp']);
+    expect(() => run('eval', '--a', m, '--b', m, '--judge', 'llm', '--out', out)).toThrow(/--judge llm needs --judge-model/);
+  });
+
   it('rejects a malformed prompt file, naming the line', () => {
     const bad = join(dir, 'bad.jsonl');
     writeFileSync(bad, '{"prompt":"Bonjour","language":"fra"}\n{"prompt":"x","language":"klingon"}\n');

@@ -81,7 +81,7 @@ describe('win-rate and bootstrap interval', () => {
     expect(r.perLanguage.rus.winRate).toBe(0.25);
     expect(r.overall.winRate).toBeCloseTo(0.5, 12);
     const csv = evalCsv(r).trim().split('\n');
-    expect(csv[0]).toBe('language,model_a,model_b,n,prompts,wins,ties,losses,win_rate,ci_low,ci_high,mean_reward_a,mean_reward_b,verdict,ci_bootstrap_low,ci_bootstrap_high,ci_wilson_low,ci_wilson_high');
+    expect(csv[0]).toBe('language,model_a,model_b,n,prompts,wins,ties,losses,win_rate,ci_low,ci_high,mean_reward_a,mean_reward_b,verdict,ci_bootstrap_low,ci_bootstrap_high,ci_wilson_low,ci_wilson_high,judge');
     expect(csv[1].startsWith('fra,Model A,"Model ""B""",1,1,1,0,0,1,0.206549,1,')).toBe(true);
     expect(csv[1]).toContain(',too-few,1,1,0.206549,1');
     expect(r.interval).toMatch(/Wilson/);

@@ -2,16 +2,19 @@
 // evaluation, and issue 5's experiment that chains them with SFT. A cancel returns the partial
 // result, flagged `cancelled` (a completion cut short by the cancel is never judged).
 import { validateSampling } from '../../model/sample.ts';
-import { type ArbitrageResult, type ArbitrageSpec, runArbitrage } from '../../arbitrage/arbitrage.ts';
+import { type ArbitrageResult, type ArbitrageSpec, runArbitrage, type TeacherInfo } from '../../arbitrage/arbitrage.ts';
 import { type ExperimentReport, type ExperimentSpec, type ExperimentStage, runArbitrageExperiment } from '../../arbitrage/experiment.ts';
-import { DEFAULT_BOOTSTRAP, type EvalReport, runHeadToHead } from '../../eval/headToHead.ts';
+import { DEFAULT_BOOTSTRAP, type EvalReport, type LlmJudgeDep, runHeadToHead } from '../../eval/headToHead.ts';
+import { judgeMessages, parseVerdictLabel, rawJudgePrompt, VERDICT_SCHEMA } from '../../eval/llmJudge.ts';
+import { deriveSeed } from '../../util/hash.ts';
+import { isTeacherId } from '../teachers.ts';
 import type { ArbitrageEvent, ArbitrageRequest, EvalEvent, EvalRequest, ExperimentEvent, ExperimentRequest, TrainEvent } from '../api.ts';
 import { type EngineCore, eta } from '../core.ts';
 import type { JobControl } from '../jobRegistry.ts';
-import { completer } from './sample.ts';
+import { complete, type Completion, completer, teacherMode } from './sample.ts';
 import { train } from './train.ts';
 
-type Cache = Map<string, Promise<string>>;
+type Cache = Map<string, Promise<Completion>>;
 
 export function arbitrage(core: EngineCore, req: ArbitrageRequest, ctl: JobControl<ArbitrageEvent>): Promise<ArbitrageResult> {
   return arbitrageWith(core, req, ctl.shouldStop, (e) => ctl.emit(e));
@@ -20,7 +23,7 @@ export function arbitrage(core: EngineCore, req: ArbitrageRequest, ctl: JobContr
 async function arbitrageWith(core: EngineCore, req: ArbitrageRequest, stop: () => boolean, onEvent: (e: ArbitrageEvent) => void, cache?: Cache): Promise<ArbitrageResult> {
   validateSampling({ ...req.sampling, seed: req.seed });
   if (!Array.isArray(req.teachers) || req.teachers.length === 0) throw new Error('arbitrage: give at least one teacher');
-  const [prompts, teachers, arbiter] = await Promise.all([core.resources.promptSet(req.prompts), core.library.teacherInfo(req.teachers), core.resources.referenceArbiter(req.weights)]);
+  const [prompts, teachers, arbiter] = await Promise.all([core.resources.promptSet(req.prompts), poolInfo(core, req.teachers), core.resources.referenceArbiter(req.weights)]);
   const { prompts: _p, weights: _w, ...rest } = req;
   const spec: ArbitrageSpec = { ...rest, teachers };
   const t0 = performance.now();
@@ -39,15 +42,85 @@ export function evaluate(core: EngineCore, req: EvalRequest, ctl: JobControl<Eva
 
 async function evaluateWith(core: EngineCore, req: EvalRequest, stop: () => boolean, onEvent: (e: EvalEvent) => void, cache?: Cache): Promise<EvalReport> {
   validateSampling({ ...req.sampling, seed: req.seed });
-  const [prompts, arbiter, ma, mb] = await Promise.all([core.resources.promptSet(req.prompts), core.resources.referenceArbiter(req.weights), core.library.describe(req.a), core.library.describe(req.b)]);
-  const names = { a: ma.name, b: mb.name };
+  const judge = req.judge ?? 'arbiter';
+  const [prompts, arbiter, names] = await Promise.all([core.resources.promptSet(req.prompts), core.resources.referenceArbiter(req.weights), Promise.all([modelName(core, req.a), modelName(core, req.b)]).then(([a, b]) => ({ a, b }))]);
+  const llmJudge = judge === 'arbiter' ? undefined : await llmJudgeFor(core, req, stop);
   const t0 = performance.now();
-  return runHeadToHead(prompts, { a: req.a, b: req.b, samples: req.samples, seed: req.seed, sampling: req.sampling, bootstrap: req.bootstrap ?? DEFAULT_BOOTSTRAP }, names, {
+  const generate = completer(core, stop, cache);
+  const spec = {
+    a: req.a,
+    b: req.b,
+    samples: req.samples,
+    seed: req.seed,
+    sampling: req.sampling,
+    bootstrap: req.bootstrap ?? DEFAULT_BOOTSTRAP,
+    ...(judge !== 'arbiter' ? { judge, judgeModel: req.judgeModel } : {}),
+  };
+  return runHeadToHead(prompts, spec, names, {
     arbiter,
+    llmJudge,
     shouldStop: stop,
-    generate: completer(core, stop, cache),
+    generate: async (id, p, o) => (await generate(id, p, o)).text,
     onProgress: (done, total, latest) => onEvent({ type: 'progress', done, total, etaSeconds: eta(t0, done, total), latest }),
   });
+}
+
+/**
+ * The pool: our models with their family and languages, teachers with their backend's name. A
+ * teacher whose backend is not connected fails now; one its server does not list fails (and is
+ * recorded) when asked, as a server may be down or add it later.
+ */
+async function poolInfo(core: EngineCore, ids: string[]): Promise<TeacherInfo[]> {
+  const ours = await core.library.teacherInfo(ids.filter((id) => !isTeacherId(id)));
+  return Promise.all(
+    ids.map(async (id) => {
+      if (!isTeacherId(id)) return ours.find((t) => t.id === id)!;
+      core.teachers.backendFor(id); // throws when its backend is not connected
+      const listed = await core.teachers.find(id).catch(() => null);
+      return { id, name: listed?.name ?? id };
+    }),
+  );
+}
+
+/** A model's display name: ours from the library, a teacher's from its backend. */
+async function modelName(core: EngineCore, id: string): Promise<string> {
+  if (!isTeacherId(id)) return (await core.library.describe(id)).name;
+  return (await core.teachers.find(id))?.name ?? id;
+}
+
+/**
+ * The LLM judge of an evaluation: greedy, in English, the verdict constrained to VERDICT_SCHEMA
+ * unless asked not to. A call that fails (the judge's server down) is an unparseable reply that
+ * says why — a tie, counted — so the comparisons already judged are kept.
+ */
+async function llmJudgeFor(core: EngineCore, req: EvalRequest, stop: () => boolean): Promise<LlmJudgeDep> {
+  const id = req.judgeModel;
+  if (!id) throw new Error('eval: choose the LLM judge\'s model');
+  const name = await modelName(core, id);
+  const mode = isTeacherId(id) ? await teacherMode(core, id, req.judgeMode) : 'raw';
+  const constrain = req.judgeConstrain ?? true;
+  const maxNewTokens = req.judgeMaxTokens ?? (constrain ? 32 : 512);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 8 || maxNewTokens > 8192) throw new Error(`eval: the judge's reply budget must be 8 to 8192 tokens, got ${String(req.judgeMaxTokens)}`);
+  return {
+    id,
+    name,
+    async call(p, first, second) {
+      const m = judgeMessages({ prompt: p.prompt, language: p.language, first, second, reference: p.reference, constrained: constrain });
+      const sampling = { temperature: 0, topK: 0, topP: 1, maxNewTokens, minNewTokens: 0, seed: deriveSeed(req.seed, 'judge', p.id) };
+      const t0 = performance.now();
+      try {
+        const c = await complete(core, id, mode === 'chat' ? m.user : rawJudgePrompt(m, constrain), 'eng', sampling, stop, {
+          mode,
+          ...(mode === 'chat' ? { messages: [{ role: 'system' as const, content: m.system }, { role: 'user' as const, content: m.user }] } : {}),
+          ...(constrain ? { jsonSchema: VERDICT_SCHEMA as unknown as Record<string, unknown> } : {}),
+        });
+        return { text: c.text, label: parseVerdictLabel(c.text), seconds: c.seconds, constrained: c.constrained ?? false };
+      } catch (e) {
+        if (stop()) throw e;
+        return { text: '', label: null, seconds: (performance.now() - t0) / 1000, constrained: false, error: (e as Error).message ?? String(e) };
+      }
+    },
+  };
 }
 
 /**
@@ -57,7 +130,7 @@ async function evaluateWith(core: EngineCore, req: EvalRequest, stop: () => bool
 export async function arbitrageExperiment(core: EngineCore, req: ExperimentRequest, ctl: JobControl<ExperimentEvent>): Promise<ExperimentReport> {
   const stop = ctl.shouldStop;
   const cache: Cache = new Map();
-  const teachers = await core.library.teacherInfo(req.teachers);
+  const teachers = await poolInfo(core, req.teachers);
   const [student] = await core.library.teacherInfo([req.student]);
   const trainPrompts = await core.resources.promptSet(req.trainPrompts);
   const heldOut = await core.resources.promptSet(req.heldOutPrompts);

@@ -9,7 +9,10 @@ import type { ArbitragePrompt } from '../../arbitrage/arbitrage.ts';
 import type { SampleEvent, SampleRequest, SampleResult } from '../api.ts';
 import type { EngineCore } from '../core.ts';
 import type { JobControl } from '../jobRegistry.ts';
-import { isTeacherId, type PromptMode } from '../teachers.ts';
+import { type ChatMessage, isTeacherId, type PromptMode, type TeacherBackendKind } from '../teachers.ts';
+import { ChoiceConstraint, finiteJsonChoices } from '../../model/constrained.ts';
+import type { AyaModel } from '../../model/model.ts';
+import type { BpeTokenizer } from '../../tokenizer/bpe.ts';
 
 /** Samples a completion of the prompt; every token is an event. A cancel returns the text so far. */
 export async function sample(core: EngineCore, req: SampleRequest, ctl: JobControl<SampleEvent>): Promise<SampleResult> {
@@ -17,13 +20,15 @@ export async function sample(core: EngineCore, req: SampleRequest, ctl: JobContr
   if (req.logprobs !== undefined && !(Number.isInteger(req.logprobs) && req.logprobs >= 0 && req.logprobs <= 20)) throw new Error(`sample: logprobs must be an integer from 0 to 20, got ${String(req.logprobs)}`);
   language(req.lang);
   if (typeof req.prompt !== 'string') throw new Error('sample: the prompt must be text');
+  if (req.jsonSchema !== undefined && (!req.jsonSchema || typeof req.jsonSchema !== 'object' || Array.isArray(req.jsonSchema))) throw new Error('sample: jsonSchema must be a JSON schema object');
   if (isTeacherId(req.modelId)) return sampleTeacher(core, req, ctl);
   const { model, tokenizer } = await core.library.load(req.modelId);
   const promptIds = tokenizer.encodePrompt(req.prompt, req.lang);
   const stream = new TextStream((ids) => tokenizer.decode(ids, { skipSpecial: true }));
   const ids: number[] = [];
   const t0 = performance.now();
-  const it = generate(model, promptIds, req.sampling, ctl.shouldStop);
+  const constraint = req.jsonSchema ? schemaConstraint(model, tokenizer, req.jsonSchema) : undefined;
+  const it = generate(model, promptIds, req.sampling, ctl.shouldStop, constraint);
   let stopReason: StopReason = 'max-tokens';
   for (;;) {
     const r = await it.next();
@@ -37,7 +42,7 @@ export async function sample(core: EngineCore, req: SampleRequest, ctl: JobContr
   }
   stream.finish();
   const ms = performance.now() - t0;
-  const result: SampleResult = { text: stream.text, ids, promptIds, tokens: ids.length, promptTokens: promptIds.length, stopReason, tokensPerSecond: ids.length / (ms / 1000), ms, backend: 'engine' };
+  const result: SampleResult = { text: stream.text, ids, promptIds, tokens: ids.length, promptTokens: promptIds.length, stopReason, tokensPerSecond: ids.length / (ms / 1000), ms, backend: 'engine', ...(constraint ? { constrained: true } : {}) };
   if (req.logprobs !== undefined) {
     const text = (id: number) => tokenizer.decode([id]);
     result.logprobs = (await generatedLogprobs(model, promptIds, ids, req.logprobs)).map((t) => ({ token: text(t.id), logprob: t.logprob, top: t.top.map((x) => ({ token: text(x.id), logprob: x.logprob })) }));
@@ -46,7 +51,7 @@ export async function sample(core: EngineCore, req: SampleRequest, ctl: JobContr
 }
 
 /** The teacher's default prompt mode, unless the request names one. */
-async function teacherMode(core: EngineCore, modelId: string, mode: PromptMode | undefined): Promise<PromptMode> {
+export async function teacherMode(core: EngineCore, modelId: string, mode: PromptMode | undefined): Promise<PromptMode> {
   if (mode !== undefined) {
     if (mode !== 'raw' && mode !== 'chat') throw new Error(`sample: mode must be 'raw' or 'chat', got '${String(mode)}'`);
     return mode;
@@ -60,35 +65,70 @@ async function sampleTeacher(core: EngineCore, req: SampleRequest, ctl: JobContr
   let index = 0;
   const g = await core.teachers.generate(
     req.modelId,
-    { prompt: req.prompt, lang: req.lang, sampling: req.sampling, mode, messages: req.messages, logprobs: req.logprobs },
+    { prompt: req.prompt, lang: req.lang, sampling: req.sampling, mode, messages: req.messages, logprobs: req.logprobs, jsonSchema: req.jsonSchema },
     (delta) => ctl.emit({ delta, id: -1, index: index++, tokensPerSecond: index / ((performance.now() - t0) / 1000) }),
     ctl.shouldStop,
   );
   const ms = g.seconds * 1000;
-  return { text: g.text, ids: g.ids, promptIds: [], tokens: g.tokens, promptTokens: g.promptTokens ?? 0, stopReason: g.stopReason, tokensPerSecond: g.tokens / Math.max(g.seconds, 1e-9), ms, backend: g.backend, appliedPrompt: g.appliedPrompt, ...(g.logprobs ? { logprobs: g.logprobs } : {}) };
+  return { text: g.text, ids: g.ids, promptIds: [], tokens: g.tokens, promptTokens: g.promptTokens ?? 0, stopReason: g.stopReason, tokensPerSecond: g.tokens / Math.max(g.seconds, 1e-9), ms, backend: g.backend, appliedPrompt: g.appliedPrompt, ...(g.logprobs ? { logprobs: g.logprobs } : {}), ...(g.constrained !== undefined ? { constrained: g.constrained } : {}) };
+}
+
+const tokenTextCache = new WeakMap<BpeTokenizer, string[]>();
+
+/** Our models constrain to the finite set of replies a schema allows (the judge's verdicts). */
+function schemaConstraint(model: AyaModel, tokenizer: BpeTokenizer, schema: Record<string, unknown>): ChoiceConstraint {
+  const choices = finiteJsonChoices(schema);
+  if (!choices) throw new Error('our engine\'s models constrain output only to a finite set of JSON values (objects of enum / const fields, at most 256 in all); this schema allows more — use a llama.cpp teacher for general schemas');
+  let texts = tokenTextCache.get(tokenizer);
+  if (!texts) {
+    texts = Array.from({ length: model.config.vocabSize }, (_, id) => (id < tokenizer.vocabSize ? tokenizer.decode([id], { skipSpecial: true }) : ''));
+    tokenTextCache.set(tokenizer, texts);
+  }
+  return new ChoiceConstraint(texts, model.config.eosTokenId, choices);
+}
+
+/** A whole completion as the jobs that generate many record it. */
+export interface Completion {
+  text: string;
+  backend: 'engine' | TeacherBackendKind;
+  /** Generated tokens (the backend's count). */
+  tokens: number;
+  seconds: number;
+  /** With a jsonSchema: whether the reply was constrained to it. */
+  constrained?: boolean;
+}
+
+export interface CompleteOptions {
+  /** Teachers: 'raw' or 'chat' (default: the teacher's own default). */
+  mode?: PromptMode;
+  messages?: ChatMessage[];
+  jsonSchema?: Record<string, unknown>;
 }
 
 /** A whole completion, without streaming (cancellable between tokens). */
-async function complete(core: EngineCore, modelId: string, prompt: string, lang: string, opts: SamplingOptions, stop: () => boolean): Promise<string> {
+export async function complete(core: EngineCore, modelId: string, prompt: string, lang: string, opts: SamplingOptions, stop: () => boolean, extra: CompleteOptions = {}): Promise<Completion> {
+  const t0 = performance.now();
   if (isTeacherId(modelId)) {
-    const mode = await teacherMode(core, modelId, undefined);
-    return (await core.teachers.generate(modelId, { prompt, lang, sampling: opts, mode }, () => {}, stop)).text;
+    const mode = await teacherMode(core, modelId, extra.mode);
+    const g = await core.teachers.generate(modelId, { prompt, lang, sampling: opts, mode, messages: extra.messages, jsonSchema: extra.jsonSchema }, () => {}, stop);
+    return { text: g.text, backend: g.backend, tokens: g.tokens, seconds: g.seconds, ...(g.constrained !== undefined ? { constrained: g.constrained } : {}) };
   }
   const { model, tokenizer } = await core.library.load(modelId);
   const ids: number[] = [];
-  const it = generate(model, tokenizer.encodePrompt(prompt, lang), opts, stop);
+  const constraint = extra.jsonSchema ? schemaConstraint(model, tokenizer, extra.jsonSchema) : undefined;
+  const it = generate(model, tokenizer.encodePrompt(prompt, lang), opts, stop, constraint);
   for (;;) {
     const r = await it.next();
     if (r.done) break;
     if (r.value.id !== model.config.eosTokenId) ids.push(r.value.id);
   }
-  return tokenizer.decode(ids, { skipSpecial: true });
+  return { text: tokenizer.decode(ids, { skipSpecial: true }), backend: 'engine', tokens: ids.length, seconds: (performance.now() - t0) / 1000, ...(constraint ? { constrained: true } : {}) };
 }
 
-export type Completer = (modelId: string, p: ArbitragePrompt, opts: SamplingOptions) => Promise<string>;
+export type Completer = (modelId: string, p: ArbitragePrompt, opts: SamplingOptions) => Promise<Completion>;
 
 /** `complete` for a job, memoised in `cache` when given (same model, prompt and seed → same text). */
-export function completer(core: EngineCore, stop: () => boolean, cache?: Map<string, Promise<string>>): Completer {
+export function completer(core: EngineCore, stop: () => boolean, cache?: Map<string, Promise<Completion>>): Completer {
   return (modelId, p, opts) => {
     const key = JSON.stringify([modelId, p.prompt, p.language, opts]);
     let c = cache?.get(key);

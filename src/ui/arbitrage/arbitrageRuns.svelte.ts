@@ -61,7 +61,7 @@ class ArbitrageRuns {
         this.done = e.done;
         this.total = e.total;
         this.etaSeconds = Number.isFinite(e.etaSeconds) ? e.etaSeconds : null;
-        this.latest = e.latest;
+        this.latest = e.latest ?? this.latest;
       });
       const result = partialResult(await job.outcome);
       if (result && result.generations.length > 0) await this.keep({ id: job.id, startedAt, teacherNames, promptsLabel, weights, result });
