@@ -50,6 +50,8 @@ export interface ArbitrageSpec {
   /** `learned`: the reward-based generations the router learns from (cross-fitted, see below). */
   routerData?: Generation[];
   routerOptions?: RouterOptions;
+  /** Teachers from elsewhere: the prompt mode each was asked in (default: the teacher's own). */
+  modes?: Record<string, 'raw' | 'chat'>;
 }
 
 export interface Generation {

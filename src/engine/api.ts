@@ -215,6 +215,7 @@ export interface TrainResult {
 
 /** An arbitrage run as the UI and CLI ask for it: models by id, prompts by selection. */
 export type ArbitrageRequest = Omit<ArbitrageSpec, 'teachers'> & {
+  /** Our models and teachers (gguf:…, openai:…), mixed. */
   teachers: string[];
   prompts: PromptSelection;
   weights?: ArbiterWeights;
@@ -231,6 +232,8 @@ export interface EvalRequest {
   sampling: Omit<SamplingOptions, 'seed'>;
   bootstrap?: number;
   weights?: ArbiterWeights;
+  /** Teachers among A and B: their prompt mode (default: the teacher's own). */
+  modes?: Record<string, PromptMode>;
   /** 'arbiter' (default), 'llm' (judgeModel decides) or 'both' (the Arbiter's verdicts headline, the LLM judge's beside them). */
   judge?: JudgeChoice;
   /** The LLM judge: one of our models or a teacher (gguf:…, openai:…). */

@@ -34,6 +34,8 @@ export interface EvalSpec {
   judge?: JudgeChoice;
   /** The LLM judge: one of our models or a teacher id. */
   judgeModel?: string;
+  /** Teachers among A and B: the prompt mode each was asked in. */
+  modes?: Record<string, 'raw' | 'chat'>;
 }
 
 export interface Transcript {

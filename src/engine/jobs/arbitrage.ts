@@ -30,7 +30,7 @@ async function arbitrageWith(core: EngineCore, req: ArbitrageRequest, stop: () =
   return runArbitrage(prompts, spec, {
     arbiter,
     shouldStop: stop,
-    generate: completer(core, stop, cache),
+    generate: completer(core, stop, cache, req.modes),
     onProgress: (done, total, latest) => onEvent({ type: 'progress', done, total, etaSeconds: eta(t0, done, total), latest }),
   });
 }
@@ -46,7 +46,7 @@ async function evaluateWith(core: EngineCore, req: EvalRequest, stop: () => bool
   const [prompts, arbiter, names] = await Promise.all([core.resources.promptSet(req.prompts), core.resources.referenceArbiter(req.weights), Promise.all([modelName(core, req.a), modelName(core, req.b)]).then(([a, b]) => ({ a, b }))]);
   const llmJudge = judge === 'arbiter' ? undefined : await llmJudgeFor(core, req, stop);
   const t0 = performance.now();
-  const generate = completer(core, stop, cache);
+  const generate = completer(core, stop, cache, req.modes);
   const spec = {
     a: req.a,
     b: req.b,
@@ -55,6 +55,7 @@ async function evaluateWith(core: EngineCore, req: EvalRequest, stop: () => bool
     sampling: req.sampling,
     bootstrap: req.bootstrap ?? DEFAULT_BOOTSTRAP,
     ...(judge !== 'arbiter' ? { judge, judgeModel: req.judgeModel } : {}),
+    ...(req.modes ? { modes: req.modes } : {}),
   };
   return runHeadToHead(prompts, spec, names, {
     arbiter,
@@ -116,7 +117,7 @@ async function llmJudgeFor(core: EngineCore, req: EvalRequest, stop: () => boole
         });
         return { text: c.text, label: parseVerdictLabel(c.text), seconds: c.seconds, constrained: c.constrained ?? false };
       } catch (e) {
-        if (stop()) throw e;
+        // On a cancel the head-to-head sees the stop after this call and ends with what it has.
         return { text: '', label: null, seconds: (performance.now() - t0) / 1000, constrained: false, error: (e as Error).message ?? String(e) };
       }
     },

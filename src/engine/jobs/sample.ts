@@ -128,12 +128,13 @@ export async function complete(core: EngineCore, modelId: string, prompt: string
 export type Completer = (modelId: string, p: ArbitragePrompt, opts: SamplingOptions) => Promise<Completion>;
 
 /** `complete` for a job, memoised in `cache` when given (same model, prompt and seed → same text). */
-export function completer(core: EngineCore, stop: () => boolean, cache?: Map<string, Promise<Completion>>): Completer {
+export function completer(core: EngineCore, stop: () => boolean, cache?: Map<string, Promise<Completion>>, modes?: Record<string, PromptMode>): Completer {
   return (modelId, p, opts) => {
-    const key = JSON.stringify([modelId, p.prompt, p.language, opts]);
+    const mode = modes?.[modelId];
+    const key = JSON.stringify([modelId, mode ?? null, p.prompt, p.language, opts]);
     let c = cache?.get(key);
     if (!c) {
-      c = complete(core, modelId, p.prompt, p.language, opts, stop);
+      c = complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {});
       cache?.set(key, c);
       // A completion cut short by a cancel must not be served again from the cache.
       c.then(() => stop() && cache?.delete(key), () => cache?.delete(key));

@@ -13,6 +13,8 @@ export interface RunMeta {
   /** The languages asked for (a JSONL may have had no prompts in some). */
   languages: string[];
   perLanguage: number;
+  /** The LLM judge's display name, when there is one. */
+  judgeName?: string;
 }
 
 export interface StoredReport {
@@ -95,8 +97,9 @@ class EvalRun {
     const l = this.liveRequest;
     if (!l || this.live.length === 0) return null;
     const { req } = l;
-    const spec = { a: req.a, b: req.b, samples: req.samples, seed: req.seed, sampling: req.sampling, bootstrap: req.bootstrap ?? DEFAULT_BOOTSTRAP };
-    return summarizeEval(spec, l.names, 'reference', $state.snapshot(this.live) as Transcript[], true);
+    const spec = { a: req.a, b: req.b, samples: req.samples, seed: req.seed, sampling: req.sampling, bootstrap: req.bootstrap ?? DEFAULT_BOOTSTRAP, ...(req.judge && req.judge !== 'arbiter' ? { judge: req.judge, judgeModel: req.judgeModel } : {}) };
+    const llm = req.judge && req.judge !== 'arbiter' && req.judgeModel ? { id: req.judgeModel, name: l.meta.judgeName ?? req.judgeModel } : undefined;
+    return summarizeEval(spec, l.names, 'reference', $state.snapshot(this.live) as Transcript[], true, llm);
   });
 
   async start(req: EvalRequest, names: { a: string; b: string }, meta: RunMeta): Promise<void> {

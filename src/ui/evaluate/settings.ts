@@ -4,6 +4,7 @@ import { LANGUAGE_CODES } from '../../data/languages.ts';
 import { DEFAULT_BOOTSTRAP } from '../../eval/headToHead.ts';
 import { DEFAULT_MIN_NEW_TOKENS } from '../../model/sample.ts';
 import { loadPref, savePref } from '../common/localPref.ts';
+import { JUDGE_CHOICES, type JudgeChoice } from '../../eval/llmJudge.ts';
 
 export type SourceChoice = 'heldout' | 'train' | 'jsonl';
 
@@ -24,6 +25,14 @@ export interface EvalSettings {
   topK: number;
   topP: number;
   bootstrap: number;
+  /** Who judges: the Arbiter, an LLM judge, or both (the Arbiter headlines, the LLM judge beside it). */
+  judge: JudgeChoice;
+  /** The LLM judge's model: one of ours or a teacher id ('' = none chosen). */
+  judgeModel: string;
+  /** Constrain the judge's reply to a verdict (a grammar / response_format / our constrained decoding). */
+  judgeConstrain: boolean;
+  /** The judge's reply budget in tokens. */
+  judgeMaxTokens: number;
 }
 
 /** DESIGN §11: at least 1000 resamples. */
@@ -47,6 +56,10 @@ export function defaultSettings(): EvalSettings {
     topK: 40,
     topP: 0.95,
     bootstrap: DEFAULT_BOOTSTRAP,
+    judge: 'arbiter',
+    judgeModel: '',
+    judgeConstrain: true,
+    judgeMaxTokens: 32,
   };
 }
 
@@ -59,7 +72,9 @@ export function loadSettings(): EvalSettings {
     const v = s[k];
     if (typeof d[k] === 'number' && typeof v === 'number' && Number.isFinite(v)) (out as Record<string, unknown>)[k] = v;
     if (typeof d[k] === 'string' && typeof v === 'string') (out as Record<string, unknown>)[k] = v;
+    if (typeof d[k] === 'boolean' && typeof v === 'boolean') (out as Record<string, unknown>)[k] = v;
   }
+  if (!JUDGE_CHOICES.includes(out.judge)) out.judge = d.judge;
   if (!['heldout', 'train', 'jsonl'].includes(out.source)) out.source = d.source;
   if (out.jsonlLanguage && !LANGUAGE_CODES.includes(out.jsonlLanguage)) out.jsonlLanguage = '';
   if (Array.isArray(s.languages)) out.languages = LANGUAGE_CODES.filter((c) => s.languages!.includes(c));
@@ -83,5 +98,6 @@ export function settingErrors(s: EvalSettings): Partial<Record<keyof EvalSetting
   if (!(Number.isInteger(s.topK) && s.topK >= 0)) e.topK = 'a whole number ≥ 0';
   if (!(s.topP > 0 && s.topP <= 1)) e.topP = 'in (0, 1]';
   if (!(Number.isInteger(s.bootstrap) && s.bootstrap >= MIN_BOOTSTRAP)) e.bootstrap = `a whole number ≥ ${MIN_BOOTSTRAP}`;
+  if (s.judge !== 'arbiter' && !(Number.isInteger(s.judgeMaxTokens) && s.judgeMaxTokens >= 8 && s.judgeMaxTokens <= 8192)) e.judgeMaxTokens = 'a whole number from 8 to 8192';
   return e;
 }
