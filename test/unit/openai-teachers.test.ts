@@ -92,6 +92,30 @@ describe('an OpenAI-compatible server as teachers', () => {
     await expect(engine.start('sample', { ...req, modelId: 'openai:hung/m' }).result()).rejects.toThrow(/hung .*model m: timed out/);
   }, 30_000);
 
+  it('a server that refuses response_format is asked again without it, and the reply is marked unconstrained', async () => {
+    const models = JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model', owned_by: 'someone' }] });
+    const bodies: Array<Record<string, unknown>> = [];
+    const url = await httpServer((req, res) => {
+      if (req.url === '/v1/models') return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(models);
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const b = JSON.parse(body);
+        bodies.push(b);
+        if (b.response_format) return void res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { message: "Unrecognized request argument supplied: response_format" } }));
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        res.end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'My final verdict is: [[B>A]]' }, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`);
+      });
+    });
+    await engine.connectEndpoint({ name: 'plain', baseUrl: url });
+    const r = await engine.start('sample', { modelId: 'openai:plain/m', prompt: 'judge', lang: 'eng', sampling: greedy, mode: 'chat', jsonSchema: { type: 'object', properties: { verdict: { enum: ['[[A>B]]', '[[B>A]]'] } }, required: ['verdict'] } }).result();
+    expect(bodies).toHaveLength(2);
+    expect(bodies[0].response_format).toMatchObject({ type: 'json_schema', json_schema: { schema: { required: ['verdict'] } } });
+    expect(bodies[1].response_format).toBeUndefined();
+    expect(r).toMatchObject({ text: 'My final verdict is: [[B>A]]', constrained: false, backend: 'openai' });
+    await engine.disconnectEndpoint('plain');
+  });
+
   it('refuses bad settings and forgets a server on request', async () => {
     await expect(engine.connectEndpoint({ name: 'x y', baseUrl: 'http://a' })).rejects.toThrow(/endpoint name/);
     await expect(engine.connectEndpoint({ name: 'x', baseUrl: 'not a url' })).rejects.toThrow(/is not a URL/);
