@@ -20,6 +20,7 @@ import { DPO_OPTIONS, DPO_USAGE, runDpoCommand } from './dpoCommand.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
 import { GGUF_DTYPES, type GgufDtype } from '../model/ggufExport.ts';
+import { ONNX_MODEL_FILE, ONNX_OPSET } from '../model/onnxExport.ts';
 import { formatBench, formatCheck, formatInfo } from './format.ts';
 import { nodePlatform } from './platform.ts';
 import { ggufTeachers } from './teacherOptions.ts';
@@ -44,6 +45,8 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
   export --format gguf --model DIR --out FILE.gguf [--dtype f32|f16]
                                              a llama.cpp GGUF (architecture command-r) and an
                                              Ollama Modelfile beside it
+  export --format onnx --model DIR --out DIR  the transformers.js layout: onnx/model.onnx (a
+                                             decoder with a KV cache) and its JSON files
   train --model DIR --out DIR [--langs fra,spa,… | --data pairs.jsonl] [--steps N] [--batch B]
         [--seq T] [--lr LR] [--seed S] [--eval-every N] [--checkpoint-every N]
                                              fine-tune (SFT) a model; one JSON metrics line per step
@@ -273,8 +276,21 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
     }
     case 'export': {
       const model = resolve(need(values, 'model'));
-      const outFile = resolve(need(values, 'out'));
-      if (values.format !== 'gguf') throw new UsageError(`--format: '${values.format}' is not an export format; the one there is: gguf (a model folder is already the safetensors format)`);
+      const target = resolve(need(values, 'out'));
+      if (values.format === 'onnx') {
+        // A folder in the transformers.js layout: onnx/model.onnx beside the JSON files.
+        const files = await engine.exportModel(model, { format: 'onnx' });
+        for (const [name, bytes] of files) {
+          await mkdir(dirname(join(target, name)), { recursive: true });
+          await writeFile(join(target, name), bytes);
+        }
+        const onnxBytes = files.get(ONNX_MODEL_FILE)!.byteLength;
+        if (asJson) json({ out: target, files: [...files.keys()], onnx_bytes: onnxBytes });
+        else out(`wrote ${target}/ (${[...files.keys()].join(', ')}; model.onnx ${(onnxBytes / 2 ** 20).toFixed(2)} MiB, opset ${ONNX_OPSET}, the transformers.js decoder layout with a KV cache)\n`);
+        return 0;
+      }
+      if (values.format !== 'gguf') throw new UsageError(`--format: '${values.format}' is not an export format; the ones there are: gguf, onnx (a model folder is already the safetensors format)`);
+      const outFile = target;
       const dtype = String(values.dtype);
       if (!GGUF_DTYPES.includes(dtype as GgufDtype)) throw new UsageError(`--dtype: expected one of ${GGUF_DTYPES.join(', ')}, got '${dtype}'`);
       const files = await engine.exportModel(model, { format: 'gguf', dtype: dtype as GgufDtype, fileName: basename(outFile) });

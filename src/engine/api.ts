@@ -435,8 +435,9 @@ export class JobCancelled extends Error {
 }
 
 export interface ExportOptions {
-  /** 'folder' (default): config.json, safetensors, tokenizer — what import takes back. */
-  format?: 'folder' | 'gguf';
+  /** 'folder' (default): config.json, safetensors, tokenizer — what import takes back; 'gguf':
+   *  llama.cpp + an Ollama Modelfile; 'onnx': the transformers.js layout (onnx/model.onnx + JSON). */
+  format?: 'folder' | 'gguf' | 'onnx';
   /** GGUF only: 'f32' (default, exact) or 'f16' (half the size). */
   dtype?: GgufDtype;
   /** GGUF only: the file's name (the Modelfile's FROM names it); default `<model name>.<dtype>.gguf`. */

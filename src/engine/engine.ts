@@ -4,6 +4,7 @@
 import { availableVariants, defaultVariant } from '../ops/matmul.ts';
 import { language } from '../data/languages.ts';
 import { sequenceLogprobs } from '../model/logprobs.ts';
+import { onnxFolderFiles } from '../model/onnxExport.ts';
 import { GGUF_DTYPES, ggufFileName, modelToGguf, ollamaModelfile } from '../model/ggufExport.ts';
 import { inspectMerge } from './jobs/merge.ts';
 import pkg from '../../package.json';
@@ -168,12 +169,13 @@ export class Engine implements EngineApi {
   async exportModel(id: string, opts: ExportOptions = {}) {
     const format = opts.format ?? 'folder';
     if (format === 'folder') return this.core.library.files(id);
-    if (format !== 'gguf') throw new Error(`export: unknown format '${String(format)}' (folder or gguf)`);
+    if (format !== 'gguf' && format !== 'onnx') throw new Error(`export: unknown format '${String(format)}' (folder, gguf or onnx)`);
     const dtype = opts.dtype ?? 'f32';
-    if (!GGUF_DTYPES.includes(dtype)) throw new Error(`export: GGUF dtype must be one of ${GGUF_DTYPES.join(', ')}, got '${String(dtype)}'`);
+    if (format === 'gguf' && !GGUF_DTYPES.includes(dtype)) throw new Error(`export: GGUF dtype must be one of ${GGUF_DTYPES.join(', ')}, got '${String(dtype)}'`);
     const [{ folder, tok }, models] = await Promise.all([this.core.library.read(id), this.listModels()]);
     // A model outside the library (the CLI's --model DIR) is named after its folder.
     const name = models.find((m) => m.id === id)?.name ?? id.split(/[\\/]/).filter(Boolean).pop() ?? id;
+    if (format === 'onnx') return onnxFolderFiles({ ...folder, tokenizerJson: folder.tokenizerJson ?? tok.toTokenizerJson(), tokenizerConfigJson: folder.tokenizerConfigJson ?? tok.tokenizerConfigJson() }, name);
     const file = opts.fileName ?? ggufFileName(name, dtype);
     if (!isPlainFileName(file)) throw new Error(`export: '${file}' is not a plain file name`);
     const files: ModelFiles = new Map();

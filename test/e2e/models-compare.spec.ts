@@ -63,6 +63,13 @@ test('create two tiny models, keep them across a reload, and compare their sampl
   expect(new TextDecoder().decode(unzipped['tiny-a/tiny-a.f16.gguf'].subarray(0, 4))).toBe('GGUF');
   expect(new TextDecoder().decode(unzipped['tiny-a/Modelfile'])).toContain('FROM ./tiny-a.f16.gguf');
   await expect(rows.filter({ hasText: 'tiny-a' }).getByTestId('gguf-choice')).toHaveCount(0);
+  // ONNX: the transformers.js folder, zipped.
+  const onnxDownload = page.waitForEvent('download');
+  await rows.filter({ hasText: 'tiny-a' }).getByTestId('model-onnx').click();
+  const onnxZip = unzipSync(new Uint8Array(readFileSync(await (await onnxDownload).path())));
+  expect(Object.keys(onnxZip).sort()).toEqual(['tiny-a/config.json', 'tiny-a/generation_config.json', 'tiny-a/onnx/model.onnx', 'tiny-a/tokenizer.json', 'tiny-a/tokenizer_config.json']);
+  expect(JSON.parse(new TextDecoder().decode(onnxZip['tiny-a/config.json'])).model_type).toBe('cohere');
+  expect(onnxZip['tiny-a/onnx/model.onnx'].byteLength).toBeGreaterThan(100_000);
 
   await page.getByRole('link', { name: 'Compare' }).click();
   await page.getByTestId('language').selectOption({ label: 'French' });

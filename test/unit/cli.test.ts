@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { COMMANDS, main } from '../../src/cli/main.ts';
+import { onnx } from '../../src/model/onnxExport.ts';
 import { readGgufHeader } from '../../src/model/gguf.ts';
 
 const run = (...args: string[]): string => execFileSync('node', ['bin/aya-playground.js', ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -118,5 +119,15 @@ describe('aya-playground CLI', () => {
     expect(readFileSync(r.modelfile, 'utf8')).toContain('FROM ./tiny.f16.gguf\n');
     expect(() => run('export', '--model', dir, '--out', out, '--dtype', 'q4')).toThrow(/--dtype: expected one of f32, f16, got 'q4'/);
     expect(() => run('export', '--model', join(dir, 'missing'), '--out', out)).toThrow(/missing/);
+
+    // export --format onnx: the transformers.js folder, its graph parsed back.
+    const onnxDir = join(dir, 'onnx-export');
+    const o = JSON.parse(run('export', '--format', 'onnx', '--model', dir, '--out', onnxDir, '--json'));
+    expect(o.files.sort()).toEqual(['config.json', 'generation_config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
+    const graph = onnx.ModelProto.decode(readFileSync(join(onnxDir, 'onnx', 'model.onnx'))).graph!;
+    expect(graph.input!.map((v) => v.name).slice(0, 3)).toEqual(['input_ids', 'attention_mask', 'position_ids']);
+    expect(graph.output![0].name).toBe('logits');
+    expect(JSON.parse(readFileSync(join(onnxDir, 'config.json'), 'utf8')).model_type).toBe('cohere');
+    expect(() => run('export', '--format', 'tflite', '--model', dir, '--out', onnxDir)).toThrow(/the ones there are: gguf, onnx/);
   });
 });

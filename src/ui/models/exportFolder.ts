@@ -1,6 +1,6 @@
 // A stored model leaves the app as the folder it is (DESIGN §2): one download per file, or one zip
 // holding `<name>/<file>` so unzipping gives a folder transformers and this app both load; or as a
-// llama.cpp GGUF with an Ollama Modelfile.
+// llama.cpp GGUF with an Ollama Modelfile; or as ONNX in the transformers.js layout.
 import type { Zippable } from 'fflate';
 import type { ModelSummary } from '../../engine/models.ts';
 import { saveBytes, safeFileStem } from '../common/download.ts';
@@ -26,6 +26,15 @@ export async function downloadGguf(m: ModelSummary, dtype: GgufDtype): Promise<v
   const entries: Zippable = {};
   for (const [name, bytes] of files) entries[`${stem}/${name}`] = [bytes, { level: name.endsWith('.gguf') ? 0 : 6 }];
   saveBytes(`${stem}-gguf-${dtype}.zip`, zipSync(entries), 'application/zip');
+}
+
+/** A zip of the transformers.js folder: `<name>/onnx/model.onnx` and the JSON files beside it. */
+export async function downloadOnnx(m: ModelSummary): Promise<void> {
+  const [{ zipSync }, files] = await Promise.all([import('fflate'), engine.ready().exportModel(m.id, { format: 'onnx' })]);
+  const stem = safeFileStem(m.name);
+  const entries: Zippable = {};
+  for (const [name, bytes] of files) entries[`${stem}/${name}`] = [bytes, { level: name.endsWith('.onnx') ? 0 : 6 }];
+  saveBytes(`${stem}-onnx.zip`, zipSync(entries), 'application/zip');
 }
 
 export async function downloadFiles(m: ModelSummary): Promise<void> {
