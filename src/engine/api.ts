@@ -27,6 +27,7 @@ import type { ChatMessage, PromptMode, TeacherBackendKind, TeacherSummary } from
 export type { ChatMessage, PromptMode, TeacherBackendKind, TeacherSummary };
 export type { EndpointConfig } from './openaiTeachers.ts';
 import type { EndpointConfig } from './openaiTeachers.ts';
+import type { OnnxTeacherInput } from './onnxTeachers.ts';
 export interface TeacherList {
   teachers: TeacherSummary[];
   errors: Array<{ backend: string; message: string }>;
@@ -164,6 +165,8 @@ export interface SampleResult {
   logprobs?: Array<{ token: string; logprob: number; top: Array<{ token: string; logprob: number }> }>;
   /** With `jsonSchema`: whether the backend did constrain the reply (a server may not support it). */
   constrained?: boolean;
+  /** ONNX teachers: the execution provider that ran it ('webgpu' or 'wasm'). */
+  executionProvider?: string;
 }
 
 export interface HeldOutRequest {
@@ -459,6 +462,11 @@ export interface EngineCalls {
   connectEndpoint(config: EndpointConfig): Promise<TeacherSummary[]>;
   /** Forgets a server added with connectEndpoint; false when there was none of that name. */
   disconnectEndpoint(name: string): Promise<boolean>;
+  /** Loads an ONNX decoder folder (the transformers.js layout) as the teacher `onnx:<name>`,
+   *  run by onnxruntime-web (WebGPU where it can, else WASM: the summary's details say which). */
+  addOnnxTeacher(input: OnnxTeacherInput): Promise<TeacherSummary>;
+  /** Unloads an ONNX teacher; false when there was none of that name. */
+  removeOnnxTeacher(name: string): Promise<boolean>;
   /** A randomly initialised model of a preset size with the universal tokenizer, saved. */
   createModel(req: CreateModelRequest): Promise<ModelSummary>;
   /** Validates a model folder's files fully (config, every tensor, tokenizer) before storing them. */
@@ -489,6 +497,8 @@ export const CALLS: ReadonlyArray<keyof EngineCalls> = [
   'listTeachers',
   'connectEndpoint',
   'disconnectEndpoint',
+  'addOnnxTeacher',
+  'removeOnnxTeacher',
   'createModel',
   'importModel',
   'exportModel',

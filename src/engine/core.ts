@@ -9,6 +9,7 @@ import type { DeviceManager } from './device.ts';
 import type { ModelLibrary } from './library.ts';
 import type { Resources } from './resources.ts';
 import type { TeacherBackend, TeacherHub } from './teachers.ts';
+import type { OnnxProvider } from './onnxTeachers.ts';
 
 /** Files outside the model library (the zoo's log and manifest): Node only. */
 export interface OutputFiles {
@@ -41,6 +42,8 @@ export interface EnginePlatform {
   machine?(): Record<string, unknown>;
   /** Teachers that are not our models and come with the platform (the runtime's GGUF files). */
   teachers?: TeacherBackend[];
+  /** ONNX teachers: onnxruntime-web's execution providers to try, in order (default: wasm). */
+  onnxProviders?: OnnxProvider[];
 }
 
 export interface EngineCore {

@@ -5,6 +5,7 @@ import { availableVariants, defaultVariant } from '../ops/matmul.ts';
 import { language } from '../data/languages.ts';
 import { sequenceLogprobs } from '../model/logprobs.ts';
 import { onnxFolderFiles } from '../model/onnxExport.ts';
+import type { OnnxTeacherInput, OnnxTeachers } from './onnxTeachers.ts';
 import { GGUF_DTYPES, ggufFileName, modelToGguf, ollamaModelfile } from '../model/ggufExport.ts';
 import { inspectMerge } from './jobs/merge.ts';
 import pkg from '../../package.json';
@@ -156,6 +157,26 @@ export class Engine implements EngineApi {
 
   disconnectEndpoint(name: string) {
     return this.core.teachers.remove(`openai:${String(name)}/`);
+  }
+
+  private onnx: Promise<OnnxTeachers> | null = null;
+
+  /** The ONNX backend, made (and onnxruntime-web loaded) on first use. */
+  private onnxTeachers(): Promise<OnnxTeachers> {
+    this.onnx ??= import('./onnxTeachers.ts').then(({ OnnxTeachers }) => {
+      const b = new OnnxTeachers(this.core.platform.onnxProviders ?? ['wasm']);
+      if (!this.core.teachers.has(b.prefix)) this.core.teachers.add(b);
+      return b;
+    });
+    return this.onnx;
+  }
+
+  async addOnnxTeacher(input: OnnxTeacherInput) {
+    return (await this.onnxTeachers()).add(input);
+  }
+
+  async removeOnnxTeacher(name: string) {
+    return this.onnx ? (await this.onnx).remove(String(name)) : false;
   }
 
   createModel(req: CreateModelRequest) {

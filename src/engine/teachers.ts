@@ -1,11 +1,12 @@
 // Teachers that are not our models: GGUF files run by llama.cpp (the desktop runtime) and models
 // behind OpenAI-compatible servers (Ollama, vLLM, llama-server, another runtime). They sample —
 // and so take part in Compare, Arbitrage and Evaluate — but have no weights here to train or merge.
-// Their ids carry the backend: `gguf:<name>`, `openai:<endpoint>/<model>`.
+// ONNX decoder folders run by onnxruntime-web. Their ids carry the backend: `gguf:<name>`,
+// `openai:<endpoint>/<model>`, `onnx:<name>`.
 import type { SamplingOptions } from '../model/sample.ts';
 import type { StopReason } from '../model/generate.ts';
 
-export type TeacherBackendKind = 'llama.cpp' | 'openai';
+export type TeacherBackendKind = 'llama.cpp' | 'openai' | 'onnx';
 
 /** 'raw': the prompt as text (a base model's continuation); 'chat': the prompt as one user
  *  message through the model's own chat template. */
@@ -64,6 +65,8 @@ export interface TeacherGeneration {
   logprobs?: TokenLogprobText[];
   /** With a jsonSchema: the reply was constrained to it. */
   constrained?: boolean;
+  /** ONNX teachers: the execution provider that ran it ('webgpu' or 'wasm'). */
+  executionProvider?: string;
 }
 
 export interface TeacherBackend {
@@ -75,7 +78,7 @@ export interface TeacherBackend {
   dispose?(): Promise<void>;
 }
 
-export const TEACHER_PREFIXES = ['gguf:', 'openai:'] as const;
+export const TEACHER_PREFIXES = ['gguf:', 'openai:', 'onnx:'] as const;
 
 export function isTeacherId(id: string): boolean {
   return typeof id === 'string' && TEACHER_PREFIXES.some((p) => id.startsWith(p));
@@ -130,7 +133,7 @@ export class TeacherHub {
   backendFor(id: string): TeacherBackend {
     const b = this.backends.find((x) => id.startsWith(x.prefix));
     if (!b) {
-      const kind = id.startsWith('gguf:') ? 'GGUF teachers run on the desktop runtime (serve --gguf FILE)' : 'connect its OpenAI-compatible server first';
+      const kind = id.startsWith('gguf:') ? 'GGUF teachers run on the desktop runtime (serve --gguf FILE)' : id.startsWith('onnx:') ? 'load its ONNX folder first (Models → ONNX teachers)' : 'connect its OpenAI-compatible server first';
       throw new Error(`unknown teacher '${id}': ${kind}`);
     }
     return b;

@@ -22,6 +22,8 @@ const engine = new Engine({
   },
   models: combinedStore(builtin, indexedDbModelStore),
   zooManifest: () => builtin.manifest(),
+  // ONNX teachers: onnxruntime-web's WebGPU provider where the browser has WebGPU, else WASM.
+  onnxProviders: 'gpu' in navigator ? ['webgpu', 'wasm'] : ['wasm'],
 });
 
 // Structured clone carries every value of the contract (Maps, byte arrays, NaN) as it is.

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServe, type Served } from './serve.ts';
+import { compareGreedyWithTeacher } from './compareTeacher.ts';
 
 // Real models in the pool, as a person does it: export a zoo model to GGUF with the CLI, start
 // `serve --gguf` with it (real llama.cpp through node-llama-cpp), open the printed URL, and compare
@@ -38,24 +39,8 @@ test('a GGUF teacher on the runtime and our model side by side in Compare; an Op
   await page.goto(url);
   await expect(page.getByTestId('engine-status')).toContainText(/runtime 127\.0\.0\.1:\d+: .*swiftshader/i, { timeout: 120_000 });
 
-  await page.locator('nav').getByRole('link', { name: 'Compare' }).click();
-  await page.getByTestId('language').selectOption({ label: 'French' });
-  await page.getByRole('checkbox', { name: /^teacher-romance/ }).check();
-  const teacher = page.getByTestId('picker-teacher').filter({ hasText: 'romance-gguf' });
-  await expect(teacher).toContainText('llama.cpp');
-  await teacher.getByRole('checkbox').check();
-  await page.getByLabel('Temperature').fill('0');
-  await page.getByLabel('Max new tokens').fill('12');
-  await page.getByTestId('generate').click();
-
+  await compareGreedyWithTeacher(page, 'romance-gguf', 'llama.cpp (GGUF, on the runtime) · raw continuation');
   const columns = page.getByTestId('compare-column');
-  await expect(columns).toHaveCount(2);
-  for (let i = 0; i < 2; i++) await expect(columns.nth(i).getByTestId('stop-reason')).toBeVisible({ timeout: 180_000 });
-  await expect(columns.nth(1).getByTestId('column-backend')).toContainText('llama.cpp (GGUF, on the runtime) · raw continuation');
-  // Greedy decoding of the same weights: llama.cpp writes what our engine writes.
-  const ours = (await columns.nth(0).getByTestId('completion').textContent())!;
-  expect(ours.length).toBeGreaterThan(0);
-  expect(await columns.nth(1).getByTestId('completion').textContent()).toBe(ours);
   await columns.nth(1).getByText('what the model was given').click();
   await expect(columns.nth(1).getByTestId('applied-prompt')).toContainText('<bos><lang:fra>');
   await page.screenshot({ path: 'test-results/screens/compare-gguf.png', fullPage: true });

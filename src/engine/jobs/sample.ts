@@ -70,7 +70,7 @@ async function sampleTeacher(core: EngineCore, req: SampleRequest, ctl: JobContr
     ctl.shouldStop,
   );
   const ms = g.seconds * 1000;
-  return { text: g.text, ids: g.ids, promptIds: [], tokens: g.tokens, promptTokens: g.promptTokens ?? 0, stopReason: g.stopReason, tokensPerSecond: g.tokens / Math.max(g.seconds, 1e-9), ms, backend: g.backend, appliedPrompt: g.appliedPrompt, ...(g.logprobs ? { logprobs: g.logprobs } : {}), ...(g.constrained !== undefined ? { constrained: g.constrained } : {}) };
+  return { text: g.text, ids: g.ids, promptIds: [], tokens: g.tokens, promptTokens: g.promptTokens ?? 0, stopReason: g.stopReason, tokensPerSecond: g.tokens / Math.max(g.seconds, 1e-9), ms, backend: g.backend, appliedPrompt: g.appliedPrompt, ...(g.logprobs ? { logprobs: g.logprobs } : {}), ...(g.constrained !== undefined ? { constrained: g.constrained } : {}), ...(g.executionProvider ? { executionProvider: g.executionProvider } : {}) };
 }
 
 const tokenTextCache = new WeakMap<BpeTokenizer, string[]>();

@@ -4,6 +4,7 @@
 // and connected again to whichever engine answers after a reload.
 import type { EndpointConfig, PromptMode, TeacherSummary } from '../../engine/api.ts';
 import { engine } from '../engineClient.svelte.ts';
+import { onnxTeachers } from './onnxTeachers.svelte.ts';
 
 const ENDPOINTS_KEY = 'teachers.endpoints';
 const MODES_KEY = 'teachers.modes';
@@ -47,6 +48,8 @@ class TeacherList {
       for (const ep of this.endpoints) await api.connectEndpoint($state.snapshot(ep)).catch((e: Error) => (errs[ep.name] = e.message));
       this.endpointErrors = errs;
     }
+    // The ONNX folders kept in this browser, loaded into this engine.
+    await onnxTeachers.restore();
     try {
       const r = await api.listTeachers();
       this.items = r.teachers;

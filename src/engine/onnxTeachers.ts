@@ -1,0 +1,344 @@
+// ONNX teachers: decoder folders in the transformers.js layout (ours from `export --format onnx`,
+// or a Hub repo's), run by onnxruntime-web — its WebGPU execution provider in the tab, WASM where
+// WebGPU is missing or refuses the model (and in Node) — with the playground's seeded sampler and
+// streaming. Tokenizers and chat templates are Hugging Face's own code (@huggingface/tokenizers,
+// @huggingface/jinja), not ours, so a Hub model tokenises as it does in transformers.js. Teachers
+// sample and score; they have no weights here to train or merge.
+import * as ort from 'onnxruntime-web';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { Template } from '@huggingface/jinja';
+import type { ModelFiles } from '../model/folder.ts';
+import type { StopReason } from '../model/generate.ts';
+import { tokenLogprob } from '../model/logprobs.ts';
+import { eosSuppressedUntil, sampleToken, validateSampling } from '../model/sample.ts';
+import { f16ToF32 } from '../model/safetensors.ts';
+import { TextStream } from '../tokenizer/stream.ts';
+import { Rng } from '../util/rng.ts';
+import type { TeacherBackend, TeacherGeneration, TeacherRequest, TeacherSummary, TokenLogprobText } from './teachers.ts';
+
+export type OnnxProvider = 'webgpu' | 'wasm';
+
+export interface OnnxTeacherInput {
+  /** A short name: the teacher's id is `onnx:<name>`. */
+  name: string;
+  /** The folder's files by path: config.json, tokenizer.json, tokenizer_config.json, onnx/*.onnx (+ external data). */
+  files: ModelFiles;
+  /** Which .onnx file (default: onnx/model.onnx, else the only one). */
+  onnxFile?: string;
+  /** Where it came from, in words (e.g. 'hub:owner/repo', 'folder'). */
+  source?: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const decoder = new TextDecoder();
+
+function json(files: ModelFiles, path: string, name: string, required = true): Record<string, unknown> | null {
+  const b = files.get(path);
+  if (!b) {
+    if (required) throw new Error(`${name}: no ${path} (an ONNX decoder folder has config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx)`);
+    return null;
+  }
+  try {
+    const v = JSON.parse(decoder.decode(b));
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${name}/${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The .onnx files of a folder, the transformers.js default first. */
+export function onnxFilesOf(files: ModelFiles): string[] {
+  return [...files.keys()].filter((p) => p.toLowerCase().endsWith('.onnx')).sort((a, b) => (a === 'onnx/model.onnx' ? -1 : b === 'onnx/model.onnx' ? 1 : a.localeCompare(b)));
+}
+
+interface Entry {
+  summary: TeacherSummary;
+  session: ort.InferenceSession;
+  provider: OnnxProvider;
+  tokenizer: Tokenizer;
+  config: Record<string, unknown>;
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  pastType: 'float32' | 'float16';
+  hasPositionIds: boolean;
+  hasCacheBranch: boolean;
+  eos: Set<number>;
+  /** Our exports: a raw prompt is <bos><lang:xx> + text. */
+  languageTags: boolean;
+  bos: number | null;
+  chatTemplate: string | null;
+  specials: Record<string, string>;
+  vocabulary: number;
+  queue: Promise<unknown>;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : null);
+
+export class OnnxTeachers implements TeacherBackend {
+  readonly kind = 'onnx' as const;
+  readonly prefix = 'onnx:';
+  private readonly entries = new Map<string, Entry>();
+
+  /** `providers`: the execution providers to try, in order. */
+  constructor(private readonly providers: readonly OnnxProvider[] = ['wasm']) {}
+
+  async add(input: OnnxTeacherInput): Promise<TeacherSummary> {
+    const { name, files } = input;
+    if (typeof name !== 'string' || !NAME.test(name)) throw new Error(`ONNX teacher name must be 1–64 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+    if (!(files instanceof Map)) throw new Error(`${name}: the folder's files are missing`);
+    const config = json(files, 'config.json', name)!;
+    const tokenizerJson = json(files, 'tokenizer.json', name)!;
+    const tokenizerConfig = json(files, 'tokenizer_config.json', name, false) ?? {};
+    const generation = json(files, 'generation_config.json', name, false);
+    const candidates = onnxFilesOf(files);
+    const file = input.onnxFile ?? candidates[0];
+    if (!file) throw new Error(`${name}: no .onnx file (transformers.js keeps them in onnx/, e.g. onnx/model.onnx)`);
+    const bytes = files.get(file);
+    if (!bytes) throw new Error(`${name}: no ${file} (it has ${candidates.join(', ') || 'no .onnx files'})`);
+
+    const numHeads = num(config.num_attention_heads);
+    const hidden = num(config.hidden_size);
+    const layers = num(config.num_hidden_layers);
+    if (!numHeads || !hidden || !layers) throw new Error(`${name}/config.json: needs num_attention_heads, hidden_size and num_hidden_layers (a decoder's config)`);
+    const kvHeads = num(config.num_key_value_heads) ?? numHeads;
+    const headDim = num(config.head_dim) ?? hidden / numHeads;
+
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    } catch (e) {
+      throw new Error(`${name}/tokenizer.json: @huggingface/tokenizers cannot read it: ${(e as Error).message}`);
+    }
+
+    // External data beside the graph (model.onnx_data), as the Hub ships large exports.
+    const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+    const externalData = [...files.entries()].filter(([p]) => p.startsWith(dir) && p !== file && /\.onnx[._]data(_\d+)?$/.test(p)).map(([p, data]) => ({ path: p.slice(dir.length), data }));
+
+    let session: ort.InferenceSession | null = null;
+    let provider: OnnxProvider = this.providers[0];
+    const refusals: string[] = [];
+    for (const p of this.providers) {
+      try {
+        session = await ort.InferenceSession.create(bytes, { executionProviders: [p], graphOptimizationLevel: 'all', ...(externalData.length ? { externalData } : {}) });
+        provider = p;
+        break;
+      } catch (e) {
+        refusals.push(`${p}: ${(e as Error).message}`);
+      }
+    }
+    if (!session) throw new Error(`${name}/${file}: onnxruntime could not load it (${refusals.join('; ')})`);
+
+    const inputs = new Set(session.inputNames);
+    const outputs = new Set(session.outputNames);
+    const missing = [
+      ...['input_ids', 'attention_mask'].filter((n) => !inputs.has(n)),
+      ...(outputs.has('logits') ? [] : ['logits (output)']),
+      ...Array.from({ length: layers }, (_, l) => [`past_key_values.${l}.key`, `past_key_values.${l}.value`]).flat().filter((n) => !inputs.has(n)),
+      ...Array.from({ length: layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat().filter((n) => !outputs.has(n)).map((n) => `${n} (output)`),
+    ];
+    if (missing.length) {
+      await session.release();
+      throw new Error(`${name}/${file}: not a decoder with a KV cache in the transformers.js layout — missing ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ` and ${missing.length - 4} more` : ''}`);
+    }
+    const meta = (session as unknown as { inputMetadata?: Array<{ name: string; isTensor?: boolean; type?: string }> }).inputMetadata;
+    const pastMeta = Array.isArray(meta) ? meta.find((m) => m.name === 'past_key_values.0.key') : undefined;
+    const pastType = pastMeta?.type === 'float16' ? 'float16' : 'float32';
+
+    const addedTokens = Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as Array<{ id: number; content: string }>) : [];
+    const vocabModel = tokenizerJson.model as { vocab?: Record<string, number> | unknown[] } | undefined;
+    const vocabulary = Math.max(num(config.vocab_size) ?? 0, vocabModel?.vocab ? Object.keys(vocabModel.vocab).length : 0, ...addedTokens.map((t) => t.id + 1));
+    const languageTags = addedTokens.some((t) => /^<lang:[a-z]{3}>$/.test(t.content));
+    const tokenText = (v: unknown): string | null => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : null);
+    const specials: Record<string, string> = {};
+    for (const k of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
+      const t = tokenText(tokenizerConfig[k]);
+      if (t) specials[k] = t;
+    }
+    const idOf = (t: string | undefined) => (t === undefined ? null : (addedTokens.find((x) => x.content === t)?.id ?? null));
+    const eosIds = [generation?.eos_token_id, config.eos_token_id].flatMap((v) => (Array.isArray(v) ? v : [v])).map(num).filter((v): v is number => v !== null);
+    const eos = new Set(eosIds.length ? eosIds : [idOf(specials.eos_token)].filter((v): v is number => v !== null));
+    const bos = num(config.bos_token_id) ?? idOf(specials.bos_token);
+    let chatTemplate: string | null = null;
+    const t = tokenizerConfig.chat_template;
+    if (typeof t === 'string') chatTemplate = t;
+    else if (Array.isArray(t)) chatTemplate = (t as Array<{ name?: string; template?: string }>).find((x) => x.name === 'default')?.template ?? null;
+
+    this.entries.get(`onnx:${name}`)?.session.release().catch(() => undefined);
+    const id = `onnx:${name}`;
+    const summary: TeacherSummary = {
+      id,
+      name,
+      backend: 'onnx',
+      location: input.source ?? 'folder',
+      chat: chatTemplate !== null,
+      defaultMode: chatTemplate !== null ? 'chat' : 'raw',
+      details: {
+        architecture: typeof config.model_type === 'string' ? config.model_type : 'unknown',
+        file,
+        bytes: bytes.byteLength + externalData.reduce((s, d) => s + d.data.byteLength, 0),
+        executionProvider: provider === 'webgpu' ? 'WebGPU (onnxruntime-web)' : 'WASM (onnxruntime-web, CPU)',
+        ...(refusals.length ? { fallback: `WebGPU refused: ${refusals.join('; ')}` } : {}),
+        layers,
+        vocabulary,
+        template: chatTemplate !== null ? 'the model\'s own (tokenizer_config.json chat_template)' : 'none (raw completion only)',
+        ...(languageTags ? { prompts: 'start with <lang:xx> (an aya-playground export)' } : {}),
+      },
+    };
+    this.entries.set(id, {
+      summary,
+      session,
+      provider,
+      tokenizer,
+      config,
+      layers,
+      kvHeads,
+      headDim,
+      pastType,
+      hasPositionIds: inputs.has('position_ids'),
+      hasCacheBranch: inputs.has('use_cache_branch'),
+      eos,
+      languageTags,
+      bos,
+      chatTemplate,
+      specials,
+      vocabulary,
+      queue: Promise.resolve(),
+    });
+    return summary;
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const e = this.entries.get(`onnx:${name}`);
+    if (!e) return false;
+    this.entries.delete(`onnx:${name}`);
+    await e.queue.catch(() => undefined);
+    await e.session.release();
+    return true;
+  }
+
+  async list(): Promise<TeacherSummary[]> {
+    return [...this.entries.values()].map((e) => e.summary);
+  }
+
+  generate(id: string, req: TeacherRequest, onDelta: (d: string) => void, shouldStop: () => boolean): Promise<TeacherGeneration> {
+    const e = this.entries.get(id);
+    if (!e) throw new Error(`unknown ONNX teacher '${id}' (loaded: ${[...this.entries.keys()].join(', ') || 'none'})`);
+    validateSampling(req.sampling);
+    if (req.mode === 'chat' && !e.chatTemplate) throw new Error(`${e.summary.name} has no chat template: use raw mode`);
+    if (req.jsonSchema) throw new Error(`${e.summary.name}: constrained output is not available for ONNX teachers`);
+    // One generation at a time per session: its KV cache tensors are per run anyway, but WebGPU
+    // sessions do not take concurrent runs.
+    const run = e.queue.then(() => this.run(e, req, onDelta, shouldStop));
+    e.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The prompt's ids and exactly the text the model was given. */
+  private promptOf(e: Entry, req: TeacherRequest): { ids: number[]; applied: string } {
+    if (req.mode === 'chat') {
+      const messages = req.messages?.length ? req.messages : [{ role: 'user' as const, content: req.prompt }];
+      const applied = new Template(e.chatTemplate!).render({ messages, add_generation_prompt: true, ...e.specials });
+      return { ids: e.tokenizer.encode(applied, { add_special_tokens: false }).ids, applied };
+    }
+    if (e.languageTags) {
+      const lang = e.tokenizer.token_to_id(`<lang:${req.lang}>`);
+      if (lang === undefined) throw new Error(`${e.summary.name} has no <lang:${req.lang}> token`);
+      const body = e.tokenizer.encode(req.prompt, { add_special_tokens: false }).ids;
+      return { ids: [...(e.bos !== null ? [e.bos] : []), lang, ...body], applied: `${e.specials.bos_token ?? ''}<lang:${req.lang}>${req.prompt}` };
+    }
+    return { ids: e.tokenizer.encode(req.prompt, { add_special_tokens: true }).ids, applied: req.prompt };
+  }
+
+  private async run(e: Entry, req: TeacherRequest, onDelta: (d: string) => void, shouldStop: () => boolean): Promise<TeacherGeneration> {
+    const t0 = performance.now();
+    const { ids: promptIds, applied } = this.promptOf(e, req);
+    if (promptIds.length === 0) throw new Error('the prompt is empty');
+    const limit = num(e.config.max_position_embeddings);
+    if (limit !== null && promptIds.length >= limit) throw new Error(`the prompt has ${promptIds.length} tokens; this model's context is ${limit}`);
+    const o = req.sampling;
+    const rng = new Rng(o.seed);
+    const minNew = eosSuppressedUntil(o);
+    const stream = new TextStream((ids) => e.tokenizer.decode(ids, { skip_special_tokens: true }));
+    const ids: number[] = [];
+    const logprobs: TokenLogprobText[] = [];
+    let stopReason: StopReason = 'max-tokens';
+    let past: Record<string, ort.Tensor> | null = null;
+    let pastLen = 0;
+    let input = promptIds;
+    const i64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), dims);
+    const emptyPast = () => new ort.Tensor(e.pastType, e.pastType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, e.kvHeads, 0, e.headDim]);
+    try {
+      for (let index = 0; index < o.maxNewTokens; index++) {
+        if (shouldStop()) {
+          stopReason = 'cancelled';
+          break;
+        }
+        if (limit !== null && pastLen + input.length > limit) {
+          stopReason = 'context-full';
+          break;
+        }
+        const feeds: Record<string, ort.Tensor> = {
+          input_ids: i64(input, [1, input.length]),
+          attention_mask: i64(new Array(pastLen + input.length).fill(1), [1, pastLen + input.length]),
+        };
+        if (e.hasPositionIds) feeds.position_ids = i64(input.map((_, i) => pastLen + i), [1, input.length]);
+        if (e.hasCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', [past !== null], [1]);
+        for (let l = 0; l < e.layers; l++) {
+          for (const n of ['key', 'value']) feeds[`past_key_values.${l}.${n}`] = past?.[`present.${l}.${n}`] ?? emptyPast();
+        }
+        const out = await e.session.run(feeds);
+        // The last position's logits, as float64 log-probabilities' input.
+        const logits = out.logits;
+        const v = logits.dims[logits.dims.length - 1];
+        const off = (logits.dims[1] - 1) * v;
+        const raw = logits.data as Float32Array | Uint16Array;
+        const row = new Float32Array(v);
+        for (let t = 0; t < v; t++) row[t] = raw instanceof Uint16Array ? f16ToF32(raw[off + t]) : raw[off + t];
+        for (const [k, t] of Object.entries(past ?? {})) if (!(k in out) || out[k] !== t) t.dispose();
+        past = {};
+        for (const [k, t] of Object.entries(out)) if (k.startsWith('present.')) past[k] = t;
+        logits.dispose();
+        pastLen += input.length;
+        const u = rng.uniform(); // one draw per token, as in our generate()
+        if (index < minNew) for (const t of e.eos) if (t < v) row[t] = -Infinity;
+        const token = sampleToken(row, o, u);
+        if (req.logprobs !== undefined) {
+          const lp = tokenLogprob(row, token, req.logprobs);
+          const text = (id: number) => e.tokenizer.decode([id], { skip_special_tokens: false });
+          logprobs.push({ token: text(lp.id), logprob: lp.logprob, top: lp.top.map((x) => ({ token: text(x.id), logprob: x.logprob })) });
+        }
+        if (e.eos.has(token)) {
+          stopReason = 'eos';
+          break;
+        }
+        ids.push(token);
+        const delta = stream.push(token);
+        if (delta) onDelta(delta);
+        input = [token];
+      }
+    } finally {
+      for (const t of Object.values(past ?? {})) t.dispose();
+    }
+    const tail = stream.finish();
+    if (tail) onDelta(tail);
+    return {
+      text: stream.text,
+      tokens: ids.length,
+      ids,
+      promptTokens: promptIds.length,
+      seconds: (performance.now() - t0) / 1000,
+      stopReason,
+      backend: 'onnx',
+      appliedPrompt: applied,
+      executionProvider: e.provider,
+      ...(req.logprobs !== undefined ? { logprobs: logprobs.slice(0, ids.length) } : {}),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    for (const e of this.entries.values()) await e.session.release().catch(() => undefined);
+    this.entries.clear();
+  }
+}
