@@ -39,6 +39,7 @@ import type { ArbitragePrompt, ArbitrageResult, ArbitrageSpec, Generation, Strat
 import type { ExperimentReport, ExperimentStage } from '../arbitrage/experiment.ts';
 import type { EvalReport, Transcript } from '../eval/headToHead.ts';
 import type { JudgeChoice } from '../eval/llmJudge.ts';
+import type { PeerRow, PeersOptions, PeersProgress } from '../bench/peers/peers.ts';
 import type { DpoPair } from '../train/dpo.ts';
 import type { DpoLossType } from '../ops/dpo.ts';
 import type { PreferenceEvent, PreferenceMode, PreferenceOutcome } from '../train/preference.ts';
@@ -226,6 +227,24 @@ export type ArbitrageRequest = Omit<ArbitrageSpec, 'teachers'> & {
 
 export type ArbitrageEvent = { type: 'progress'; done: number; total: number; etaSeconds: number; latest: Generation | null };
 
+export interface PeersRequest extends PeersOptions {
+  /** Library ids or `preset:NAME` (seeded random weights); default a shipped teacher and preset:base. */
+  models?: string[];
+  /** Prompt length in tokens (held-out French), default 32. */
+  promptTokens?: number;
+}
+
+export interface PeersReport {
+  adapter: AdapterSummary;
+  runtime: string;
+  versions: { onnxruntimeWeb: string; tfjs: string };
+  models: Array<{ name: string; parameters: number; hiddenSize: number; layers: number; vocabSize: number }>;
+  options: { promptTokens: number; decodeTokens: number; trainBatch: number; trainSeq: number; repeats: number };
+  rows: PeerRow[];
+  startedAt: string;
+  seconds: number;
+}
+
 export interface EvalRequest {
   a: string;
   b: string;
@@ -349,6 +368,7 @@ export interface TokenizerTrainResult {
 export interface JobTypes {
   checkOps: { request: CheckRequest; event: CheckEvent; result: CheckSummary };
   bench: { request: BenchOptions; event: BenchProgress; result: BenchReport };
+  peers: { request: PeersRequest; event: PeersProgress; result: PeersReport };
   sample: { request: SampleRequest; event: SampleEvent; result: SampleResult };
   heldOutLoss: { request: HeldOutRequest; event: HeldOutEvent; result: HeldOutResult };
   train: { request: TrainRequest; event: TrainEvent; result: TrainResult };
@@ -370,6 +390,7 @@ export type JobResult<K extends JobKind> = JobTypes[K]['result'];
 export const JOB_KINDS: readonly JobKind[] = [
   'checkOps',
   'bench',
+  'peers',
   'sample',
   'heldOutLoss',
   'train',

@@ -32,7 +32,7 @@ import { DeviceManager } from './device.ts';
 import { ModelLibrary } from './library.ts';
 import { Resources } from './resources.ts';
 import { type JobControl, type JobRecord, JobRegistry } from './jobRegistry.ts';
-import { bench, checkOps } from './jobs/diagnostics.ts';
+import { bench, checkOps, peers } from './jobs/diagnostics.ts';
 import { sample } from './jobs/sample.ts';
 import { heldOutLoss, train } from './jobs/train.ts';
 import { arbitrage, arbitrageExperiment, evaluate } from './jobs/arbitrage.ts';
@@ -50,7 +50,7 @@ export type { EnginePlatform };
 
 type Runner = (core: EngineCore, request: never, ctl: JobControl<never>) => Promise<unknown>;
 
-const RUNNERS: Record<JobKind, Runner> = { checkOps, bench, sample, heldOutLoss, train, arbitrage, evaluate, arbitrageExperiment, dpo, merge, mergeSearch, zoo, trainTokenizer } as Record<JobKind, Runner>;
+const RUNNERS: Record<JobKind, Runner> = { checkOps, bench, peers, sample, heldOutLoss, train, arbitrage, evaluate, arbitrageExperiment, dpo, merge, mergeSearch, zoo, trainTokenizer } as Record<JobKind, Runner>;
 
 /** A short description of a job for job lists. */
 function jobLabel(kind: JobKind, req: Record<string, unknown>): string {

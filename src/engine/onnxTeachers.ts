@@ -121,7 +121,14 @@ export class OnnxTeachers implements TeacherBackend {
     const refusals: string[] = [];
     for (const p of this.providers) {
       try {
-        session = await ort.InferenceSession.create(bytes, { executionProviders: [p], graphOptimizationLevel: 'all', ...(externalData.length ? { externalData } : {}) });
+        // On WebGPU the KV cache stays on the GPU between steps; only the logits come back.
+        const presents = Array.from({ length: layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
+        session = await ort.InferenceSession.create(bytes, {
+          executionProviders: [p],
+          graphOptimizationLevel: 'all',
+          ...(externalData.length ? { externalData } : {}),
+          ...(p === 'webgpu' ? { preferredOutputLocation: Object.fromEntries(presents.map((n) => [n, 'gpu-buffer' as const])) } : {}),
+        });
         provider = p;
         break;
       } catch (e) {
