@@ -15,6 +15,7 @@ import { compareGreedyWithTeacher } from './compareTeacher.ts';
 const REPO = 'aya-playground/teacher-romance-onnx';
 let hub: Server;
 let hubUrl = '';
+let exportDir = '';
 const requests: string[] = [];
 
 function walk(dir: string): string[] {
@@ -24,6 +25,7 @@ function walk(dir: string): string[] {
 test.beforeAll(async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'aya-e2e-onnx-')), 'repo');
   execFileSync('node', ['bin/aya-playground.js', 'export', '--format', 'onnx', '--model', 'public/models/teacher-romance', '--out', dir], { stdio: 'pipe' });
+  exportDir = dir;
   const files = new Map(walk(dir).map((f) => [relative(dir, f), readFileSync(f)]));
   hub = createServer((req, res) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
@@ -113,4 +115,9 @@ test('an ONNX teacher from the Hub: download with progress, cancel and resume, k
   await expect(card.getByTestId('onnx-none')).toBeVisible();
   await page.reload();
   await expect(page.getByTestId('onnx-card').getByTestId('onnx-none')).toBeVisible();
+
+  // A folder chosen from disk (the same export): kept and loaded under its folder's name.
+  await card.getByTestId('onnx-folder-input').setInputFiles(exportDir);
+  await expect(card.getByTestId('onnx-message')).toHaveText("Loaded 'repo'.", { timeout: 60_000 });
+  await expect(card.getByTestId('onnx-row').filter({ hasText: 'repo' })).toContainText('a dropped folder');
 });
