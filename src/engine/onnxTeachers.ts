@@ -14,6 +14,7 @@ import { eosSuppressedUntil, sampleToken, validateSampling } from '../model/samp
 import { f16ToF32 } from '../model/safetensors.ts';
 import { TextStream } from '../tokenizer/stream.ts';
 import { Rng } from '../util/rng.ts';
+import { ChoiceConstraint, finiteJsonChoices } from '../model/constrained.ts';
 import type { TeacherBackend, TeacherGeneration, TeacherRequest, TeacherSummary, TokenLogprobText } from './teachers.ts';
 
 export type OnnxProvider = 'webgpu' | 'wasm';
@@ -71,6 +72,8 @@ interface Entry {
   chatTemplate: string | null;
   specials: Record<string, string>;
   vocabulary: number;
+  /** Each token's text, made on the first constrained request. */
+  tokenTexts?: string[];
   queue: Promise<unknown>;
 }
 
@@ -114,7 +117,7 @@ export class OnnxTeachers implements TeacherBackend {
 
     // External data beside the graph (model.onnx_data), as the Hub ships large exports.
     const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
-    const externalData = [...files.entries()].filter(([p]) => p.startsWith(dir) && p !== file && /\.onnx[._]data(_\d+)?$/.test(p)).map(([p, data]) => ({ path: p.slice(dir.length), data }));
+    const externalData = [...files.entries()].filter(([p]) => p.startsWith(`${file}_data`) || p.startsWith(`${file}.data`)).map(([p, data]) => ({ path: p.slice(dir.length), data }));
 
     let session: ort.InferenceSession | null = null;
     let provider: OnnxProvider = this.providers[0];
@@ -172,8 +175,10 @@ export class OnnxTeachers implements TeacherBackend {
     if (typeof t === 'string') chatTemplate = t;
     else if (Array.isArray(t)) chatTemplate = (t as Array<{ name?: string; template?: string }>).find((x) => x.name === 'default')?.template ?? null;
 
-    this.entries.get(`onnx:${name}`)?.session.release().catch(() => undefined);
     const id = `onnx:${name}`;
+    // Loaded again under the same name: the old session goes once its generations are done.
+    const old = this.entries.get(id);
+    if (old) void old.queue.then(() => old.session.release()).catch(() => undefined);
     const summary: TeacherSummary = {
       id,
       name,
@@ -234,7 +239,6 @@ export class OnnxTeachers implements TeacherBackend {
     if (!e) throw new Error(`unknown ONNX teacher '${id}' (loaded: ${[...this.entries.keys()].join(', ') || 'none'})`);
     validateSampling(req.sampling);
     if (req.mode === 'chat' && !e.chatTemplate) throw new Error(`${e.summary.name} has no chat template: use raw mode`);
-    if (req.jsonSchema) throw new Error(`${e.summary.name}: constrained output is not available for ONNX teachers`);
     // One generation at a time per session: its KV cache tensors are per run anyway, but WebGPU
     // sessions do not take concurrent runs.
     const run = e.queue.then(() => this.run(e, req, onDelta, shouldStop));
@@ -267,6 +271,7 @@ export class OnnxTeachers implements TeacherBackend {
     const o = req.sampling;
     const rng = new Rng(o.seed);
     const minNew = eosSuppressedUntil(o);
+    const constraint = req.jsonSchema ? this.constraintFor(e, req.jsonSchema) : null;
     const stream = new TextStream((ids) => e.tokenizer.decode(ids, { skip_special_tokens: true }));
     const ids: number[] = [];
     const logprobs: TokenLogprobText[] = [];
@@ -280,6 +285,10 @@ export class OnnxTeachers implements TeacherBackend {
       for (let index = 0; index < o.maxNewTokens; index++) {
         if (shouldStop()) {
           stopReason = 'cancelled';
+          break;
+        }
+        if (constraint?.complete()) {
+          stopReason = 'eos';
           break;
         }
         if (limit !== null && pastLen + input.length > limit) {
@@ -309,8 +318,10 @@ export class OnnxTeachers implements TeacherBackend {
         logits.dispose();
         pastLen += input.length;
         const u = rng.uniform(); // one draw per token, as in our generate()
-        if (index < minNew) for (const t of e.eos) if (t < v) row[t] = -Infinity;
+        if (constraint) constraint.mask(row);
+        else if (index < minNew) for (const t of e.eos) if (t < v) row[t] = -Infinity;
         const token = sampleToken(row, o, u);
+        constraint?.accept(token);
         if (req.logprobs !== undefined) {
           const lp = tokenLogprob(row, token, req.logprobs);
           const text = (id: number) => e.tokenizer.decode([id], { skip_special_tokens: false });
@@ -340,8 +351,18 @@ export class OnnxTeachers implements TeacherBackend {
       backend: 'onnx',
       appliedPrompt: applied,
       executionProvider: e.provider,
+      ...(constraint ? { constrained: true } : {}),
       ...(req.logprobs !== undefined ? { logprobs: logprobs.slice(0, ids.length) } : {}),
     };
+  }
+
+  /** Finite JSON schemas (the judge's verdicts): only tokens that lead to an allowed text. */
+  private constraintFor(e: Entry, schema: Record<string, unknown>): ChoiceConstraint {
+    const choices = finiteJsonChoices(schema);
+    if (!choices) throw new Error(`${e.summary.name}: ONNX teachers constrain output only to a finite set of JSON values (objects of enum / const fields)`);
+    e.tokenTexts ??= Array.from({ length: e.vocabulary }, (_, id) => e.tokenizer.decode([id], { skip_special_tokens: true }));
+    const eos = [...e.eos][0] ?? -1;
+    return new ChoiceConstraint(e.tokenTexts, eos, choices);
   }
 
   async dispose(): Promise<void> {

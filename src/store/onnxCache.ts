@@ -89,8 +89,34 @@ export function filesFor(files: readonly HubFile[], onnxFile: string): HubFile[]
   return [...FOLDER_FILES.filter((p) => have.has(p)).map((p) => have.get(p)!), have.get(onnxFile)!, ...data];
 }
 
-async function readParts(source: string, path: string): Promise<Uint8Array[]> {
-  return ((await get(partKey(source, path))) as Uint8Array[] | undefined) ?? [];
+/** What an unfinished download has saved: its pieces (each under its own key, so a save writes
+ *  only the new piece) and the server's ETag, so a resume can ask for "the rest of that version". */
+interface PartMeta {
+  pieces: number;
+  bytes: number;
+  etag: string | null;
+}
+
+const pieceKey = (source: string, path: string, i: number) => `${partKey(source, path)}:${i}`;
+
+async function readMeta(source: string, path: string): Promise<PartMeta> {
+  return ((await get(partKey(source, path))) as PartMeta | undefined) ?? { pieces: 0, bytes: 0, etag: null };
+}
+
+async function readParts(source: string, path: string, meta: PartMeta): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < meta.pieces; i++) {
+    const p = (await get(pieceKey(source, path, i))) as Uint8Array | undefined;
+    if (!p) break; // a piece lost: resume from what is contiguous
+    out.push(p);
+  }
+  return out;
+}
+
+async function dropParts(source: string, path: string): Promise<void> {
+  const meta = await readMeta(source, path);
+  for (let i = 0; i < meta.pieces; i++) await del(pieceKey(source, path, i));
+  await del(partKey(source, path));
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -104,6 +130,8 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+class StorageFull extends Error {}
+
 /** One file, resumed from what an earlier attempt saved. */
 async function downloadFile(url: string, source: string, f: HubFile, signal: AbortSignal | undefined, fetchFn: typeof fetch, onBytes: (received: number, resumedFrom: number) => void): Promise<Uint8Array> {
   const done = (await get(fileKey(source, f.path))) as Uint8Array | undefined;
@@ -111,23 +139,53 @@ async function downloadFile(url: string, source: string, f: HubFile, signal: Abo
     onBytes(done.byteLength, done.byteLength);
     return done;
   }
-  const parts = await readParts(source, f.path);
+  let meta = await readMeta(source, f.path);
+  const parts = await readParts(source, f.path, meta);
   let received = parts.reduce((s, p) => s + p.byteLength, 0);
-  const resumedFrom = received;
+  if (f.size !== null && received > f.size) {
+    // More than the file: not this version's bytes.
+    await dropParts(source, f.path);
+    parts.length = 0;
+    received = 0;
+  }
+  meta = { pieces: parts.length, bytes: received, etag: meta.etag };
+  let resumedFrom = received;
   let res: Response;
   try {
+    // Range alone is a CORS-safelisted header (If-Range is not, and would need the server's leave):
+    // the version is checked by the ETag of the answer instead.
     res = await fetchFn(url, { signal, headers: received > 0 ? { Range: `bytes=${received}-` } : {} });
   } catch (e) {
     if (signal?.aborted) throw new DOMException('cancelled', 'AbortError');
     throw new Error(`${url}: cannot connect (${(e as Error).message})`);
   }
-  if (received > 0 && res.status === 200) {
-    // The server ignored the Range: start the file over.
+  if (received > 0 && res.status === 206) {
+    const start = /bytes (\d+)-/.exec(res.headers.get('Content-Range') ?? '');
+    const etag = res.headers.get('ETag');
+    if (meta.etag && etag && etag !== meta.etag) {
+      // The file changed since the saved bytes: they belong to another version.
+      await res.body?.cancel();
+      await dropParts(source, f.path);
+      return downloadFile(url, source, f, signal, fetchFn, onBytes);
+    }
+    if (start && Number(start[1]) !== received) {
+      await res.body?.cancel();
+      await dropParts(source, f.path);
+      throw new Error(`${url}: the server resumed at byte ${start[1]}, not ${received}; start it again to download it whole`);
+    }
+  } else if (received > 0 && res.status === 200) {
+    // The server ignored the Range, or the file changed: start it over.
+    await dropParts(source, f.path);
     parts.length = 0;
     received = 0;
-  } else if (res.status === 416) {
+    resumedFrom = 0;
+  } else if (res.status === 416 && f.size !== null && received === f.size) {
     // Asked past the end: what was saved is the whole file.
-  } else if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  } else if (!res.ok) {
+    await res.body?.cancel();
+    throw new Error(`${url}: HTTP ${res.status}`);
+  }
+  meta = { pieces: parts.length, bytes: received, etag: res.headers.get('ETag') ?? meta.etag };
   onBytes(received, resumedFrom);
   if (res.status !== 416 && res.body) {
     const reader = res.body.getReader();
@@ -135,14 +193,17 @@ async function downloadFile(url: string, source: string, f: HubFile, signal: Abo
     let pendingBytes = 0;
     const flush = async () => {
       if (!pendingBytes) return;
-      parts.push(concat(pending));
+      const piece = concat(pending);
+      try {
+        await set(pieceKey(source, f.path, parts.length), piece);
+        parts.push(piece);
+        meta = { ...meta, pieces: parts.length, bytes: meta.bytes + piece.byteLength };
+        await set(partKey(source, f.path), meta);
+      } catch (e) {
+        throw new StorageFull(storageError(e, `the download of ${f.path}`).message);
+      }
       pending = [];
       pendingBytes = 0;
-      try {
-        await set(partKey(source, f.path), parts);
-      } catch (e) {
-        throw storageError(e, `the download of ${f.path}`);
-      }
     };
     try {
       for (;;) {
@@ -155,20 +216,29 @@ async function downloadFile(url: string, source: string, f: HubFile, signal: Abo
         if (pendingBytes >= PIECE_BYTES) await flush();
       }
     } catch (e) {
+      await reader.cancel().catch(() => undefined);
+      if (e instanceof StorageFull) throw new Error(e.message);
       await flush().catch(() => undefined); // keep what arrived, for the next attempt
       if (signal?.aborted) throw new DOMException('cancelled', 'AbortError');
       throw new Error(`${url}: the download broke off after ${received} bytes (${(e as Error).message}); start it again to resume`);
     }
-    await flush();
+    try {
+      await flush();
+    } catch (e) {
+      throw new Error((e as Error).message);
+    }
   }
   const bytes = concat(parts);
-  if (f.size !== null && bytes.byteLength !== f.size) throw new Error(`${url}: got ${bytes.byteLength} bytes, the repo lists ${f.size}; start it again to resume`);
+  if (f.size !== null && bytes.byteLength !== f.size) {
+    await dropParts(source, f.path); // these bytes cannot become the file: the next attempt starts over
+    throw new Error(`${url}: got ${bytes.byteLength} bytes, the repo lists ${f.size}; start it again`);
+  }
   try {
     await set(fileKey(source, f.path), bytes);
   } catch (e) {
     throw storageError(e, f.path);
   }
-  await del(partKey(source, f.path));
+  await dropParts(source, f.path);
   return bytes;
 }
 
@@ -212,9 +282,10 @@ async function saveIndexEntry(entry: CachedOnnxTeacher): Promise<void> {
   }
 }
 
-/** A folder the user dropped: every file kept, then listed. */
+/** A folder the user dropped: every file kept under a fresh key, then listed (replacing an
+ *  earlier teacher of that name only once the new files are all saved). */
 export async function saveFolderTeacher(name: string, files: ModelFiles, onnxFile: string): Promise<CachedOnnxTeacher> {
-  const source = `folder:${name}`;
+  const source = `folder:${name}:${Date.now().toString(36)}`;
   for (const [path, bytes] of files) {
     try {
       await set(fileKey(source, path), bytes);
@@ -224,7 +295,9 @@ export async function saveFolderTeacher(name: string, files: ModelFiles, onnxFil
     }
   }
   const entry: CachedOnnxTeacher = { name, source, onnxFile, files: [...files].map(([path, b]) => ({ path, bytes: b.byteLength })), bytes: [...files.values()].reduce((s, b) => s + b.byteLength, 0), savedAt: new Date().toISOString() };
+  const previous = (await listCachedTeachers()).find((x) => x.name === name);
   await saveIndexEntry(entry);
+  if (previous) await deleteFiles(previous, [entry]);
   return entry;
 }
 
@@ -242,21 +315,31 @@ export async function cachedFiles(entry: CachedOnnxTeacher): Promise<ModelFiles>
   return files;
 }
 
+/** Deletes `entry`'s files, except those another listed teacher of the same source still uses. */
+async function deleteFiles(entry: CachedOnnxTeacher, others: readonly CachedOnnxTeacher[]): Promise<void> {
+  const shared = new Set(others.filter((x) => x.source === entry.source).flatMap((x) => x.files.map((f) => f.path)));
+  for (const f of entry.files) if (!shared.has(f.path)) await del(fileKey(entry.source, f.path));
+}
+
 /** Forgets a teacher and its files (a file another cached teacher shares is kept). */
 export async function deleteCachedTeacher(name: string): Promise<void> {
-  const list = await listCachedTeachers();
-  const entry = list.find((x) => x.name === name);
+  let entry: CachedOnnxTeacher | undefined;
+  let rest: CachedOnnxTeacher[] = [];
+  await update(INDEX, (list: CachedOnnxTeacher[] | undefined) => {
+    entry = (list ?? []).find((x) => x.name === name);
+    rest = (list ?? []).filter((x) => x.name !== name);
+    return rest;
+  });
   if (!entry) return;
-  const rest = list.filter((x) => x.name !== name);
-  await set(INDEX, rest);
-  const shared = new Set(rest.filter((x) => x.source === entry.source).flatMap((x) => x.files.map((f) => f.path)));
-  for (const f of entry.files) if (!shared.has(f.path)) await del(fileKey(entry.source, f.path));
+  await deleteFiles(entry, rest);
+  // An unfinished download of the same files goes too.
+  if (entry.source.startsWith('hub:')) for (const f of entry.files) await dropParts(entry.source, f.path);
 }
 
 /** Bytes saved of a download not finished yet (to offer "resume"). */
 export async function partialBytes(repo: string, revision: string, paths: readonly string[]): Promise<number> {
   const source = `hub:${checkRepoId(repo)}@${revision}`;
   let n = 0;
-  for (const p of paths) n += (await readParts(source, p)).reduce((s, x) => s + x.byteLength, 0);
+  for (const p of paths) n += (await readParts(source, p, await readMeta(source, p))).reduce((s, x) => s + x.byteLength, 0);
   return n;
 }

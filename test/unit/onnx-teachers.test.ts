@@ -8,6 +8,7 @@ import { nodePlatform } from '../../src/cli/platform.ts';
 import { encodeJson, type ModelFiles } from '../../src/model/folder.ts';
 import { onnx, onnxFolderFiles } from '../../src/model/onnxExport.ts';
 import { loadFolder } from './oracle/llamacpp.ts';
+import { VERDICT_LABELS, VERDICT_SCHEMA } from '../../src/eval/llmJudge.ts';
 
 const prompt = 'Article 23. Toute personne a droit au travail,';
 let engine: Engine;
@@ -43,6 +44,10 @@ describe('ONNX teachers', () => {
       expect(r.appliedPrompt).toBe(`<bos><lang:fra>${prompt}`);
       expect(r.promptTokens).toBe(ours.promptTokens);
     }
+    // The LLM judge's constrained verdict works on ONNX teachers too.
+    const verdict = await engine.start('sample', { modelId: 'onnx:romance-onnx', prompt: 'Verdict (JSON): ', lang: 'eng', sampling: { temperature: 0, topK: 0, topP: 1, maxNewTokens: 32, seed: 1 }, jsonSchema: VERDICT_SCHEMA as unknown as Record<string, unknown> }).result();
+    expect(verdict.constrained).toBe(true);
+    expect(VERDICT_LABELS.map((l) => JSON.stringify({ verdict: `[[${l}]]` }))).toContain(verdict.text);
     const lp = await engine.start('sample', { modelId: 'onnx:romance-onnx', prompt, lang: 'fra', sampling: { temperature: 0, topK: 0, topP: 1, maxNewTokens: 6, minNewTokens: 6, seed: 1 }, logprobs: 2 }).result();
     expect(lp.logprobs).toHaveLength(6);
     for (const x of lp.logprobs!) expect(x.top[0].logprob).toBeGreaterThanOrEqual(x.logprob - 1e-9);

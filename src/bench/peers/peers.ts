@@ -126,10 +126,10 @@ async function measureOurs(ctx: GpuContext, m: PeerModel, o: Required<PeersOptio
     const b = trainBatchOf(m, o.trainBatch, o.trainSeq);
     const wg = new Map<string, Tensor>([...m.weights].map(([k, t]) => [k, ctx.upload(t)]));
     const table = uploadRopeTable(ctx, ropeTableCpu(o.trainSeq, headDim(m.config), m.config.ropeTheta));
-    const trainer = new Trainer(gpuTrainOps(ctx), m.config, wg, table, { ...DEFAULT_OPTIMIZER, totalSteps: 100 });
-    let loss: number | null = null;
+    let trainer: Trainer<Tensor> | null = null;
     try {
-      loss = (await trainer.trainStep(b)).loss;
+      trainer = new Trainer(gpuTrainOps(ctx), m.config, wg, table, { ...DEFAULT_OPTIMIZER, totalSteps: 100 });
+      const loss = (await trainer.trainStep(b)).loss;
       const ms: number[] = [];
       for (let i = 0; i < o.repeats; i++) {
         const t0 = performance.now();
@@ -138,7 +138,7 @@ async function measureOurs(ctx: GpuContext, m: PeerModel, o: Required<PeersOptio
       }
       return { prefillMs, logits, decodeMs: steps, tokens, trainMs: median(ms), loss };
     } finally {
-      trainer.dispose();
+      trainer?.dispose();
       for (const t of wg.values()) t.release();
       table.cos.release();
       table.sin.release();
@@ -187,15 +187,18 @@ async function measureOrt(m: PeerModel, provider: 'webgpu' | 'wasm', o: Required
       let next = argmax(r.logits, (m.prompt.length - 1) * v, v);
       tokens = [];
       const t0 = performance.now();
-      for (let i = 0; i < o.decodeTokens; i++) {
-        tokens.push(next);
-        const prev = r.present;
-        r = await run([next], prev, m.prompt.length + i);
-        for (const t of Object.values(prev)) t.dispose();
-        next = argmax(r.logits);
+      try {
+        for (let i = 0; i < o.decodeTokens; i++) {
+          tokens.push(next);
+          const prev = r.present;
+          r = await run([next], prev, m.prompt.length + i);
+          for (const t of Object.values(prev)) t.dispose();
+          next = argmax(r.logits);
+        }
+        steps = performance.now() - t0;
+      } finally {
+        for (const t of Object.values(r.present)) t.dispose();
       }
-      steps = performance.now() - t0;
-      for (const t of Object.values(r.present)) t.dispose();
     });
     return { prefillMs, logits, decodeMs: steps, tokens, trainMs: null, loss: null };
   } finally {
@@ -241,7 +244,8 @@ async function measureTfjs(m: PeerModel, o: Required<PeersOptions>): Promise<Mea
     });
     // Training: the same batch, forward + backward + Adam over every weight.
     const b = trainBatchOf(m, o.trainBatch, o.trainSeq);
-    const vars = new Map([...m.weights].map(([k, t]) => [k, tf.variable(tf.tensor(Float32Array.from(t.data), t.shape as number[], 'float32'), true, `peer/${k}`)]));
+    // tf.variable keeps its own copy: the starting tensor is freed at once (else it stays on the GPU).
+    const vars = new Map<string, import('@tensorflow/tfjs-core').Variable>();
     const opt = tf.train.adam(DEFAULT_OPTIMIZER.lr);
     const step = async () => {
       const l = opt.minimize(() => weightedCrossEntropyTfjs(c, logitsTfjs(c, (n) => vars.get(n)!, b.ids), b.targets, b.weights), true)!;
@@ -250,6 +254,11 @@ async function measureTfjs(m: PeerModel, o: Required<PeersOptions>): Promise<Mea
       return value;
     };
     try {
+      for (const [k, t] of m.weights) {
+        const init = tf.tensor(Float32Array.from(t.data), t.shape as number[], 'float32');
+        vars.set(k, tf.variable(init, true, `peer/${k}`));
+        init.dispose();
+      }
       const loss = await step();
       const ms: number[] = [];
       for (let i = 0; i < o.repeats; i++) {
@@ -306,7 +315,8 @@ export async function runPeers(ctx: GpuContext, models: readonly PeerModel[], op
         for (let i = 0; i < ours.logits.length; i++) d = Math.max(d, Math.abs(r.logits[i] - ours.logits[i]));
         const lossDelta = r.loss !== null && ours.loss !== null ? Math.abs(r.loss - ours.loss) : null;
         const same = r.tokens.length === ours.tokens.length && r.tokens.every((t, i) => t === ours!.tokens[i]);
-        row.check = { maxAbsLogit: r.logits.length === ours.logits.length ? d : Infinity, decodeSame: same, lossDelta, ok: d <= LOGIT_BOUND && same && (lossDelta === null || lossDelta <= LOSS_BOUND) };
+        const maxAbsLogit = r.logits.length === ours.logits.length ? d : Infinity;
+        row.check = { maxAbsLogit, decodeSame: same, lossDelta, ok: maxAbsLogit <= LOGIT_BOUND && same && (lossDelta === null || lossDelta <= LOSS_BOUND) };
         const oursRow = rows.find((x) => x.model === m.name && x.runtime === 'ours') ?? row;
         const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? a / b : null);
         row.oursOver = { prefill: ratio(oursRow.prefillTokensPerSecond, row.prefillTokensPerSecond), decode: ratio(oursRow.decodeTokensPerSecond, row.decodeTokensPerSecond), train: ratio(oursRow.trainTokensPerSecond, row.trainTokensPerSecond) };

@@ -107,13 +107,14 @@ export interface CompleteOptions {
 
 /** A whole completion, without streaming (cancellable between tokens). */
 export async function complete(core: EngineCore, modelId: string, prompt: string, lang: string, opts: SamplingOptions, stop: () => boolean, extra: CompleteOptions = {}): Promise<Completion> {
-  const t0 = performance.now();
   if (isTeacherId(modelId)) {
     const mode = await teacherMode(core, modelId, extra.mode);
     const g = await core.teachers.generate(modelId, { prompt, lang, sampling: opts, mode, messages: extra.messages, jsonSchema: extra.jsonSchema }, () => {}, stop);
     return { text: g.text, backend: g.backend, tokens: g.tokens, seconds: g.seconds, ...(g.constrained !== undefined ? { constrained: g.constrained } : {}) };
   }
   const { model, tokenizer } = await core.library.load(modelId);
+  // The clock starts once the model is on the GPU: loading it is not the completion's cost.
+  const t0 = performance.now();
   const ids: number[] = [];
   const constraint = extra.jsonSchema ? schemaConstraint(model, tokenizer, extra.jsonSchema) : undefined;
   const it = generate(model, tokenizer.encodePrompt(prompt, lang), opts, stop, constraint);
@@ -132,13 +133,13 @@ export function completer(core: EngineCore, stop: () => boolean, cache?: Map<str
   return (modelId, p, opts) => {
     const mode = modes?.[modelId];
     const key = JSON.stringify([modelId, mode ?? null, p.prompt, p.language, opts]);
-    let c = cache?.get(key);
-    if (!c) {
-      c = complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {});
-      cache?.set(key, c);
-      // A completion cut short by a cancel must not be served again from the cache.
-      c.then(() => stop() && cache?.delete(key), () => cache?.delete(key));
-    }
+    const hit = cache?.get(key);
+    // A completion served again from the cache cost nothing this time.
+    if (hit) return hit.then((x) => ({ ...x, seconds: 0 }));
+    const c = complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {});
+    cache?.set(key, c);
+    // A completion cut short by a cancel must not be served again from the cache.
+    c.then(() => stop() && cache?.delete(key), () => cache?.delete(key));
     return c;
   };
 }

@@ -23,6 +23,12 @@ import { engine } from '../engineClient.svelte.ts';
 
 const HUB_KEY = 'teachers.hub';
 
+/** The engine, once it has started (a folder chosen right after a reload waits for it). */
+async function readyEngine() {
+  for (let i = 0; i < 480 && engine.status !== 'ready' && engine.status !== 'error'; i++) await new Promise((r) => setTimeout(r, 250));
+  return engine.ready();
+}
+
 /** A teacher name from a repo id and graph file: owner/Qwen2.5-0.5B + onnx/model_q4.onnx → Qwen2.5-0.5B-q4. */
 export function nameFor(repo: string, onnxFile: string): string {
   const base = repo.split('/').pop() ?? repo;
@@ -68,7 +74,7 @@ class OnnxTeacherStore {
 
   private async load(c: CachedOnnxTeacher, files?: ModelFiles): Promise<void> {
     try {
-      const summary = await engine.ready().addOnnxTeacher({ name: c.name, files: files ?? (await cachedFiles(c)), onnxFile: c.onnxFile, source: c.source });
+      const summary = await (await readyEngine()).addOnnxTeacher({ name: c.name, files: files ?? (await cachedFiles(c)), onnxFile: c.onnxFile, source: c.source });
       this.loaded = { ...this.loaded, [c.name]: summary };
       const { [c.name]: _, ...rest } = this.loadErrors;
       this.loadErrors = rest;
@@ -136,7 +142,7 @@ class OnnxTeacherStore {
       const onnxFile = [...files.keys()].filter((p) => p.toLowerCase().endsWith('.onnx')).sort((a, b) => (a === 'onnx/model.onnx' ? -1 : b === 'onnx/model.onnx' ? 1 : a.localeCompare(b)))[0];
       if (!onnxFile) throw new Error(`${name}: the folder has no .onnx file (transformers.js keeps them in onnx/)`);
       // Loaded first: a folder the engine refuses is not kept.
-      const summary = await engine.ready().addOnnxTeacher({ name, files, onnxFile, source: `folder:${name}` });
+      const summary = await (await readyEngine()).addOnnxTeacher({ name, files, onnxFile, source: `folder:${name}` });
       await saveFolderTeacher(name, files, onnxFile);
       this.cached = await listCachedTeachers();
       this.loaded = { ...this.loaded, [name]: summary };
