@@ -23,6 +23,21 @@ export interface ModelBenchResult {
   trainStepMs: number;
   trainTokensPerSecond: number;
   decodeTokensPerSecond: number;
+  /** What one decoded token and one training step record on the GPU: dispatches (of which
+   *  matmuls) and queue submissions — the overhead that dominates at these sizes. */
+  perDecodedToken: WorkCount;
+  perTrainStep: WorkCount;
+}
+
+export interface WorkCount {
+  dispatches: number;
+  matmulDispatches: number;
+  submissions: number;
+}
+
+function workSince(ctx: GpuContext, before: WorkCount, n: number): WorkCount {
+  const c = ctx.counters;
+  return { dispatches: (c.dispatches - before.dispatches) / n, matmulDispatches: (c.matmulDispatches - before.matmulDispatches) / n, submissions: (c.submissions - before.submissions) / n };
 }
 
 /** Forward FLOPs of `tokens` positions in sequences of length `seqLen`. */
@@ -63,12 +78,14 @@ export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: n
   await first.read();
   first.release();
   const t0 = performance.now();
+  const decodeWork = { ...ctx.counters };
   for (let i = 0; i < 16; i++) {
     const step = model.forward([[ids[0][16 + (i % 16)]]], { cache, lastOnly: true });
     await step.read();
     step.release();
   }
   const decodeTokensPerSecond = 16 / ((performance.now() - t0) / 1000);
+  const perDecodedToken = workSince(ctx, decodeWork, 16);
   cache.release();
   model.dispose();
 
@@ -78,8 +95,10 @@ export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: n
   const batchIn = { ids, targets: ids.flat(), weights: new Array(batch * seqLen).fill(1 / (batch * seqLen)) };
   await trainer.trainStep(batchIn); // compile
   const s0 = performance.now();
+  const trainWork = { ...ctx.counters };
   for (let i = 0; i < 2; i++) await trainer.trainStep(batchIn);
   const trainStepMs = (performance.now() - s0) / 2;
+  const perTrainStep = workSince(ctx, trainWork, 2);
   trainer.dispose();
   for (const t of wg.values()) t.release();
   table.cos.release();
@@ -97,5 +116,7 @@ export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: n
     trainStepMs,
     trainTokensPerSecond: (batch * seqLen) / (trainStepMs / 1000),
     decodeTokensPerSecond,
+    perDecodedToken,
+    perTrainStep,
   };
 }

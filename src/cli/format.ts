@@ -46,6 +46,7 @@ export function formatBench(info: EngineInfo, r: BenchReport): string {
       `  forward            ${m.forwardMs.toFixed(1)} ms = ${m.forwardGflops.toFixed(2)} GFLOP/s (${(m.forwardRatio * 100).toFixed(1)}% of peak)`,
       `  training step      ${m.trainStepMs.toFixed(1)} ms = ${m.trainTokensPerSecond.toFixed(0)} tokens/s (forward + backward + AdamW)`,
       `  decoding           ${m.decodeTokensPerSecond.toFixed(1)} tokens/s (KV cache, batch 1)`,
+      ...(m.perDecodedToken ? [`  GPU work           per decoded token: ${workText(m.perDecodedToken)}; per training step: ${workText(m.perTrainStep)}`] : []),
     );
   }
   if (r.at512) {
@@ -53,3 +54,6 @@ export function formatBench(info: EngineInfo, r: BenchReport): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+const workText = (w: { dispatches: number; matmulDispatches: number; submissions: number }) =>
+  `${w.dispatches.toFixed(0)} dispatches (${w.matmulDispatches.toFixed(0)} matmul), ${w.submissions.toFixed(1)} submissions`;

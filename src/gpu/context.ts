@@ -67,6 +67,9 @@ export class GpuContext {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingUniforms: GPUBuffer[] = [];
+  /** Work recorded since the context began: dispatches (matmul kernels among them) and queue
+   *  submissions. The bench reads differences of these to explain where time goes. */
+  readonly counters = { dispatches: 0, matmulDispatches: 0, submissions: 0 };
   private destroyed = false;
   /** Validation/out-of-memory errors nobody caught yet; the next readback or sync throws them. */
   private errors: string[] = [];
@@ -194,6 +197,8 @@ export class GpuContext {
     pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = spec.workgroups;
     pass.dispatchWorkgroups(x, y, z);
+    this.counters.dispatches++;
+    if (spec.shader === 'matmul' || spec.shader.startsWith('matmul_')) this.counters.matmulDispatches++;
   }
 
   /** Records a copy of `count` elements from src[srcOffset..] to dst[dstOffset..] (in order with dispatches). */
@@ -214,6 +219,7 @@ export class GpuContext {
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
+      this.counters.submissions++;
     }
     for (const u of this.pendingUniforms) this.pool.release(u);
     this.pendingUniforms = [];

@@ -2,8 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { hostTensor } from '../../src/gpu/host.ts';
 import { createNodeContext } from '../../src/gpu/node.ts';
 import { gpu } from './gpu.ts';
+import { matmul } from '../../src/ops/matmul.ts';
+import { add as addOp } from '../../src/ops/elementwise.ts';
 
 describe('gpu context', () => {
+  it('counts dispatches (matmuls among them) and submissions, for the bench to explain', async () => {
+    const ctx = await gpu();
+    await ctx.sync();
+    const before = { ...ctx.counters };
+    const a = ctx.upload(hostTensor([4, 8], Array.from({ length: 32 }, (_, i) => i / 32)));
+    const b = ctx.upload(hostTensor([8, 4], Array.from({ length: 32 }, (_, i) => 1 - i / 32)));
+    const c = matmul(a, b);
+    const d = addOp(c, c);
+    await d.read(); // one submission for the recorded work (the read flushes)
+    expect(ctx.counters.dispatches - before.dispatches).toBe(2);
+    expect(ctx.counters.matmulDispatches - before.matmulDispatches).toBe(1);
+    expect(ctx.counters.submissions - before.submissions).toBeGreaterThanOrEqual(1);
+    for (const t of [a, b, c, d]) t.release();
+  });
+
   it('reports the adapter and raised limits', async () => {
     const ctx = await gpu();
     expect(ctx.adapter.runtime).toBe('node-dawn');
