@@ -15,6 +15,7 @@ import { f16ToF32 } from '../model/safetensors.ts';
 import { TextStream } from '../tokenizer/stream.ts';
 import { Rng } from '../util/rng.ts';
 import { ChoiceConstraint, finiteJsonChoices } from '../model/constrained.ts';
+import { decoderFeeds, onnxGraphs, presentsOf } from '../model/onnxFeeds.ts';
 import type { TeacherBackend, TeacherGeneration, TeacherRequest, TeacherSummary, TokenLogprobText } from './teachers.ts';
 
 export type OnnxProvider = 'webgpu' | 'wasm';
@@ -46,11 +47,6 @@ function json(files: ModelFiles, path: string, name: string, required = true): R
   } catch (e) {
     throw new Error(`${name}/${path}: ${(e as Error).message}`);
   }
-}
-
-/** The .onnx files of a folder, the transformers.js default first. */
-export function onnxFilesOf(files: ModelFiles): string[] {
-  return [...files.keys()].filter((p) => p.toLowerCase().endsWith('.onnx')).sort((a, b) => (a === 'onnx/model.onnx' ? -1 : b === 'onnx/model.onnx' ? 1 : a.localeCompare(b)));
 }
 
 interface Entry {
@@ -95,7 +91,7 @@ export class OnnxTeachers implements TeacherBackend {
     const tokenizerJson = json(files, 'tokenizer.json', name)!;
     const tokenizerConfig = json(files, 'tokenizer_config.json', name, false) ?? {};
     const generation = json(files, 'generation_config.json', name, false);
-    const candidates = onnxFilesOf(files);
+    const candidates = onnxGraphs(files.keys());
     const file = input.onnxFile ?? candidates[0];
     if (!file) throw new Error(`${name}: no .onnx file (transformers.js keeps them in onnx/, e.g. onnx/model.onnx)`);
     const bytes = files.get(file);
@@ -279,8 +275,7 @@ export class OnnxTeachers implements TeacherBackend {
     let past: Record<string, ort.Tensor> | null = null;
     let pastLen = 0;
     let input = promptIds;
-    const i64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), dims);
-    const emptyPast = () => new ort.Tensor(e.pastType, e.pastType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, e.kvHeads, 0, e.headDim]);
+    const shape = { layers: e.layers, kvHeads: e.kvHeads, headDim: e.headDim, pastType: e.pastType, positionIds: e.hasPositionIds, cacheBranch: e.hasCacheBranch };
     try {
       for (let index = 0; index < o.maxNewTokens; index++) {
         if (shouldStop()) {
@@ -295,15 +290,7 @@ export class OnnxTeachers implements TeacherBackend {
           stopReason = 'context-full';
           break;
         }
-        const feeds: Record<string, ort.Tensor> = {
-          input_ids: i64(input, [1, input.length]),
-          attention_mask: i64(new Array(pastLen + input.length).fill(1), [1, pastLen + input.length]),
-        };
-        if (e.hasPositionIds) feeds.position_ids = i64(input.map((_, i) => pastLen + i), [1, input.length]);
-        if (e.hasCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', [past !== null], [1]);
-        for (let l = 0; l < e.layers; l++) {
-          for (const n of ['key', 'value']) feeds[`past_key_values.${l}.${n}`] = past?.[`present.${l}.${n}`] ?? emptyPast();
-        }
+        const feeds = decoderFeeds(ort, shape, [input], past, pastLen);
         const out = await e.session.run(feeds);
         // The last position's logits, as float64 log-probabilities' input.
         const logits = out.logits;
@@ -313,8 +300,7 @@ export class OnnxTeachers implements TeacherBackend {
         const row = new Float32Array(v);
         for (let t = 0; t < v; t++) row[t] = raw instanceof Uint16Array ? f16ToF32(raw[off + t]) : raw[off + t];
         for (const [k, t] of Object.entries(past ?? {})) if (!(k in out) || out[k] !== t) t.dispose();
-        past = {};
-        for (const [k, t] of Object.entries(out)) if (k.startsWith('present.')) past[k] = t;
+        past = presentsOf(out);
         logits.dispose();
         pastLen += input.length;
         const u = rng.uniform(); // one draw per token, as in our generate()

@@ -7,6 +7,7 @@
 // is complete, so a half-downloaded or half-saved teacher never appears.
 import { del, get, set, update } from 'idb-keyval';
 import type { ModelFiles } from '../model/folder.ts';
+import { onnxGraphs } from '../model/onnxFeeds.ts';
 
 export const DEFAULT_HUB = 'https://huggingface.co';
 /** The files of a transformers.js decoder folder besides the .onnx graph. */
@@ -76,7 +77,8 @@ export async function listHubRepo(hub: string, repo: string, revision = 'main', 
 
 /** The .onnx graphs a repo offers (dtype variants: model.onnx, model_fp16.onnx, model_q4.onnx …). */
 export function onnxChoices(files: readonly HubFile[]): HubFile[] {
-  return files.filter((f) => f.path.toLowerCase().endsWith('.onnx')).sort((a, b) => (a.path === 'onnx/model.onnx' ? -1 : b.path === 'onnx/model.onnx' ? 1 : a.path.localeCompare(b.path)));
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  return onnxGraphs(byPath.keys()).map((p) => byPath.get(p)!);
 }
 
 /** What to download for one graph: the JSON files, the graph and its external data. */

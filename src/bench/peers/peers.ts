@@ -10,6 +10,7 @@ import { gpuTrainOps } from '../../model/backprop.ts';
 import type { HostWeights } from '../../model/init.ts';
 import { AyaModel } from '../../model/model.ts';
 import { modelToOnnx } from '../../model/onnxExport.ts';
+import { decoderFeeds, type Feeds, presentsOf } from '../../model/onnxFeeds.ts';
 import { ropeTableCpu, uploadRopeTable } from '../../ops/rope.ts';
 import { DEFAULT_OPTIMIZER, Trainer } from '../../train/trainer.ts';
 import { Rng } from '../../util/rng.ts';
@@ -158,19 +159,10 @@ async function measureOrt(m: PeerModel, provider: 'webgpu' | 'wasm', o: Required
     graphOptimizationLevel: 'all',
     ...(provider === 'webgpu' ? { preferredOutputLocation: Object.fromEntries(presents.map((n) => [n, 'gpu-buffer' as const])) } : {}),
   });
-  const hd = headDim(c);
-  const i64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), dims);
-  const run = async (ids: number[], past: Record<string, import('onnxruntime-web').Tensor> | null, pastLen: number) => {
-    const feeds: Record<string, import('onnxruntime-web').Tensor> = {
-      input_ids: i64(ids, [1, ids.length]),
-      attention_mask: i64(new Array(pastLen + ids.length).fill(1), [1, pastLen + ids.length]),
-      position_ids: i64(ids.map((_, i) => pastLen + i), [1, ids.length]),
-    };
-    for (let l = 0; l < c.numHiddenLayers; l++) for (const n of ['key', 'value']) feeds[`past_key_values.${l}.${n}`] = past?.[`present.${l}.${n}`] ?? new ort.Tensor('float32', new Float32Array(0), [1, c.numKeyValueHeads, 0, hd]);
-    const out = await session.run(feeds);
-    const present: Record<string, import('onnxruntime-web').Tensor> = {};
-    for (const [k, t] of Object.entries(out)) if (k.startsWith('present.')) present[k] = t;
-    return { logits: out.logits.data as Float32Array, present };
+  const shape = { layers: c.numHiddenLayers, kvHeads: c.numKeyValueHeads, headDim: headDim(c) };
+  const run = async (ids: number[], past: Feeds | null, pastLen: number) => {
+    const out = await session.run(decoderFeeds(ort, shape, [ids], past, pastLen));
+    return { logits: out.logits.data as Float32Array, present: presentsOf(out) };
   };
   try {
     let logits: Float32Array = new Float32Array(0);
@@ -276,9 +268,14 @@ async function measureTfjs(m: PeerModel, o: Required<PeersOptions>): Promise<Mea
   }
 }
 
+/** The options with their defaults filled in (what a report records). */
+export function peerOptions(opts: PeersOptions = {}): Required<PeersOptions> {
+  return { runtimes: [...PEER_RUNTIMES], decodeTokens: 16, trainBatch: 4, trainSeq: 32, repeats: 3, ...opts };
+}
+
 /** Every model through every runtime; rows in order, ours first per model. */
 export async function runPeers(ctx: GpuContext, models: readonly PeerModel[], opts: PeersOptions, onProgress: (p: PeersProgress) => void, shouldStop: () => boolean): Promise<PeerRow[]> {
-  const o: Required<PeersOptions> = { runtimes: [...PEER_RUNTIMES], decodeTokens: 16, trainBatch: 4, trainSeq: 32, repeats: 3, ...opts };
+  const o = peerOptions(opts);
   const runtimes = o.runtimes.includes('ours') ? o.runtimes : (['ours', ...o.runtimes] as PeerRuntime[]);
   const rows: PeerRow[] = [];
   const total = models.length * runtimes.length;

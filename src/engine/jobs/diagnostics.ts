@@ -4,7 +4,7 @@ import { runBench, type BenchOptions, type BenchProgress, type BenchReport } fro
 import { type CheckEvent, type CheckRequest, type CheckSummary, JobCancelled } from '../api.ts';
 import type { EngineCore } from '../core.ts';
 import type { JobControl } from '../jobRegistry.ts';
-import { type PeerModel, type PeersProgress, runPeers } from '../../bench/peers/peers.ts';
+import { type PeerModel, peerOptions, type PeersProgress, runPeers } from '../../bench/peers/peers.ts';
 import type { PeersReport, PeersRequest } from '../api.ts';
 import { type ModelConfig, validateConfig } from '../../model/config.ts';
 import { type HostWeights, initWeights } from '../../model/init.ts';
@@ -41,6 +41,7 @@ export async function peers(core: EngineCore, req: PeersRequest, ctl: JobControl
   const startedAt = new Date().toISOString();
   const ids = req?.models?.length ? req.models : DEFAULT_PEER_MODELS;
   const promptTokens = req?.promptTokens ?? 32;
+  const o = peerOptions(req ?? {});
   if (!Number.isInteger(promptTokens) || promptTokens < 2 || promptTokens > 512) throw new Error(`peers: promptTokens must be 2 to 512, got ${String(req?.promptTokens)}`);
   const text = (await core.resources.prompts('fra', 'heldout')).map((p) => `${p.prompt} ${p.reference}`).join('\n');
   const models: PeerModel[] = [];
@@ -59,11 +60,11 @@ export async function peers(core: EngineCore, req: PeersRequest, ctl: JobControl
     }
     const prompt = tok.encodePrompt(text, 'fra').slice(0, promptTokens);
     if (prompt.length < promptTokens) throw new Error(`peers: only ${prompt.length} tokens of held-out text`);
-    if (promptTokens + (req?.decodeTokens ?? 16) > config.maxPositionEmbeddings) throw new Error(`peers: ${id}'s context (${config.maxPositionEmbeddings}) is shorter than the prompt and the decoded tokens`);
+    if (promptTokens + o.decodeTokens > config.maxPositionEmbeddings) throw new Error(`peers: ${id}'s context (${config.maxPositionEmbeddings}) is shorter than the prompt and the decoded tokens`);
     models.push({ name: id.replace(/^builtin:/, ''), config, weights, prompt });
   }
   const ctx = await core.device.context();
-  const rows = await runPeers(ctx, models, req ?? {}, (p) => ctl.emit(p), ctl.shouldStop);
+  const rows = await runPeers(ctx, models, o, (p) => ctl.emit(p), ctl.shouldStop);
   if (ctl.shouldStop()) throw new JobCancelled(ctl.id);
   const [ort, tf] = await Promise.all([import('onnxruntime-web'), import('@tensorflow/tfjs-core')]);
   return {
@@ -71,7 +72,7 @@ export async function peers(core: EngineCore, req: PeersRequest, ctl: JobControl
     runtime: core.platform.runtime,
     versions: { onnxruntimeWeb: ort.env.versions?.web ?? 'unknown', tfjs: tf.version_core },
     models: models.map((m) => ({ name: m.name, parameters: [...m.weights.values()].reduce((s, t) => s + t.data.length, 0), hiddenSize: m.config.hiddenSize, layers: m.config.numHiddenLayers, vocabSize: m.config.vocabSize })),
-    options: { promptTokens, decodeTokens: req?.decodeTokens ?? 16, trainBatch: req?.trainBatch ?? 4, trainSeq: req?.trainSeq ?? 32, repeats: req?.repeats ?? 3 },
+    options: { promptTokens, decodeTokens: o.decodeTokens, trainBatch: o.trainBatch, trainSeq: o.trainSeq, repeats: o.repeats },
     rows,
     startedAt,
     seconds: (performance.now() - t0) / 1000,

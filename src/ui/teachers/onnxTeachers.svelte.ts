@@ -20,6 +20,7 @@ import {
   saveFolderTeacher,
 } from '../../store/onnxCache.ts';
 import { engine } from '../engineClient.svelte.ts';
+import { onnxGraphs } from '../../model/onnxFeeds.ts';
 
 const HUB_KEY = 'teachers.hub';
 
@@ -139,7 +140,7 @@ class OnnxTeacherStore {
     this.error = this.message = null;
     this.busy = 'loading';
     try {
-      const onnxFile = [...files.keys()].filter((p) => p.toLowerCase().endsWith('.onnx')).sort((a, b) => (a === 'onnx/model.onnx' ? -1 : b === 'onnx/model.onnx' ? 1 : a.localeCompare(b)))[0];
+      const onnxFile = onnxGraphs(files.keys())[0];
       if (!onnxFile) throw new Error(`${name}: the folder has no .onnx file (transformers.js keeps them in onnx/)`);
       // Loaded first: a folder the engine refuses is not kept.
       const summary = await (await readyEngine()).addOnnxTeacher({ name, files, onnxFile, source: `folder:${name}` });

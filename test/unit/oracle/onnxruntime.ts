@@ -7,6 +7,7 @@ import type { GpuContext } from '../../../src/gpu/context.ts';
 import { AyaModel } from '../../../src/model/model.ts';
 import { headDim, type ModelConfig } from '../../../src/model/config.ts';
 import { modelToOnnx } from '../../../src/model/onnxExport.ts';
+import { decoderFeeds, type Feeds, presentsOf } from '../../../src/model/onnxFeeds.ts';
 import type { LoadedFolder } from './llamacpp.ts';
 
 ort.env.wasm.numThreads = 1;
@@ -30,42 +31,16 @@ export interface OnnxParityRow {
   maxAbsLogit: number;
 }
 
-const i64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
 
 export async function onnxSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
 }
 
-type Feeds = Record<string, ort.Tensor>;
-
 /** Runs ids (rows of the same length; mask 0 marks left padding) after `past`; returns logits and presents. */
 export async function runOnnx(session: ort.InferenceSession, m: LoadedFolder, rows: number[][], mask: number[][], past: Feeds | null, pastLen: number): Promise<{ logits: Float32Array; present: Feeds }> {
   const c = m.folder.config;
-  const batch = rows.length;
-  const seq = rows[0].length;
-  const feeds: Feeds = {
-    input_ids: i64(rows.flat(), [batch, seq]),
-    attention_mask: i64(mask.flat(), [batch, pastLen + seq]),
-    // Positions count real tokens only (cumsum(mask) − 1, as transformers.js makes them); a pad's is
-    // irrelevant (masked as a key, its own logits unused).
-    position_ids: i64(
-      mask.flatMap((mrow) => {
-        let n = 0;
-        const pos = mrow.map((x) => (x ? n++ : 0));
-        return pos.slice(pastLen);
-      }),
-      [batch, seq],
-    ),
-  };
-  for (let l = 0; l < c.numHiddenLayers; l++) {
-    for (const n of ['key', 'value']) {
-      feeds[`past_key_values.${l}.${n}`] = past?.[`present.${l}.${n}`] ?? new ort.Tensor('float32', new Float32Array(0), [batch, c.numKeyValueHeads, 0, headDim(c)]);
-    }
-  }
-  const out = await session.run(feeds);
-  const present: Feeds = {};
-  for (const [k, v] of Object.entries(out)) if (k.startsWith('present.')) present[k] = v;
-  return { logits: out.logits.data as Float32Array, present };
+  const out = await session.run(decoderFeeds(ort, { layers: c.numHiddenLayers, kvHeads: c.numKeyValueHeads, headDim: headDim(c) }, rows, past, pastLen, mask));
+  return { logits: out.logits.data as Float32Array, present: presentsOf(out) };
 }
 
 export async function measureOnnxParity(
