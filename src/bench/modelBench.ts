@@ -4,6 +4,7 @@
 import type { GpuContext, Tensor } from '../gpu/context.ts';
 import { type ModelConfig, headDim, validateConfig } from '../model/config.ts';
 import { gpuTrainOps } from '../model/backprop.ts';
+import { dpoTrainStep } from '../train/dpo.ts';
 import { initWeights } from '../model/init.ts';
 import { AyaModel } from '../model/model.ts';
 import { preset } from '../model/presets.ts';
@@ -27,6 +28,12 @@ export interface ModelBenchResult {
    *  matmuls) and queue submissions — the overhead that dominates at these sizes. */
   perDecodedToken: WorkCount;
   perTrainStep: WorkCount;
+  /** A DPO step (policy + reference forwards, one backward, AdamW) on the same tokens as the
+   *  training step, as pairs: batch/2 chosen rows and batch/2 rejected rows. */
+  dpoStepMs: number;
+  /** dpoStepMs / trainStepMs: the cost of preference training over SFT on the same tokens. */
+  dpoOverSft: number;
+  perDpoStep: WorkCount;
 }
 
 export interface WorkCount {
@@ -94,11 +101,33 @@ export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: n
   const trainer = new Trainer(gpuTrainOps(ctx), config, wg, table, { ...DEFAULT_OPTIMIZER, totalSteps: 10 });
   const batchIn = { ids, targets: ids.flat(), weights: new Array(batch * seqLen).fill(1 / (batch * seqLen)) };
   await trainer.trainStep(batchIn); // compile
-  const s0 = performance.now();
+  // Steps take seconds on a CPU adapter and vary: the median of three.
+  const median3 = async (step: () => Promise<unknown>) => {
+    const ms: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s0 = performance.now();
+      await step();
+      ms.push(performance.now() - s0);
+    }
+    return ms.sort((a, b) => a - b)[1];
+  };
   const trainWork = { ...ctx.counters };
-  for (let i = 0; i < 2; i++) await trainer.trainStep(batchIn);
-  const trainStepMs = (performance.now() - s0) / 2;
-  const perTrainStep = workSince(ctx, trainWork, 2);
+  const trainStepMs = await median3(() => trainer.trainStep(batchIn));
+  const perTrainStep = workSince(ctx, trainWork, 3);
+
+  // A DPO step on the same rows: rows 0..B−1 chosen, B..2B−1 rejected, every token counted, the
+  // initial weights as the frozen reference.
+  const ref = new Map<string, Tensor>([...host].map(([k, t]) => [k, ctx.upload(t)]));
+  const pairs = Math.max(1, Math.floor(batch / 2));
+  const dpoIn = { ids: ids.slice(0, 2 * pairs), targets: ids.slice(0, 2 * pairs).flat(), weights: [], mask: new Array(2 * pairs * seqLen).fill(1) };
+  const ops = gpuTrainOps(ctx);
+  const dpoStep = () => dpoTrainStep(ops, config, trainer, ref, table, dpoIn, pairs, { loss: 'sigmoid', beta: 0.1, seqLen });
+  await dpoStep(); // compile
+  const dpoWork = { ...ctx.counters };
+  // Normalised to the training step's token count when the batch is odd.
+  const dpoStepMs = (await median3(dpoStep)) * (batch / (2 * pairs));
+  const perDpoStep = workSince(ctx, dpoWork, 3);
+  for (const t of ref.values()) t.release();
   trainer.dispose();
   for (const t of wg.values()) t.release();
   table.cos.release();
@@ -118,5 +147,8 @@ export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: n
     decodeTokensPerSecond,
     perDecodedToken,
     perTrainStep,
+    dpoStepMs,
+    dpoOverSft: dpoStepMs / trainStepMs,
+    perDpoStep,
   };
 }

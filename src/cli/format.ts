@@ -45,8 +45,9 @@ export function formatBench(info: EngineInfo, r: BenchReport): string {
       `model '${m.preset}' (${m.parameters.toLocaleString()} parameters), batch ${m.batch} × ${m.seqLen}:`,
       `  forward            ${m.forwardMs.toFixed(1)} ms = ${m.forwardGflops.toFixed(2)} GFLOP/s (${(m.forwardRatio * 100).toFixed(1)}% of peak)`,
       `  training step      ${m.trainStepMs.toFixed(1)} ms = ${m.trainTokensPerSecond.toFixed(0)} tokens/s (forward + backward + AdamW)`,
+      ...(m.dpoStepMs !== undefined ? [`  DPO step           ${m.dpoStepMs.toFixed(1)} ms = ${m.dpoOverSft.toFixed(2)}× the training step on the same tokens (policy + reference forwards, one backward)`] : []),
       `  decoding           ${m.decodeTokensPerSecond.toFixed(1)} tokens/s (KV cache, batch 1)`,
-      ...(m.perDecodedToken ? [`  GPU work           per decoded token: ${workText(m.perDecodedToken)}; per training step: ${workText(m.perTrainStep)}`] : []),
+      ...(m.perDecodedToken ? [`  GPU work           per decoded token: ${workText(m.perDecodedToken)}; per training step: ${workText(m.perTrainStep)}${m.perDpoStep ? `; per DPO step: ${workText(m.perDpoStep)}` : ''}`] : []),
     );
   }
   if (r.at512) {

@@ -158,35 +158,44 @@ interface LayerActivations<T> {
   m: T;
 }
 
-/** Forward with the activations kept, then backward. With `grads: false` only the loss is computed. */
-export function lossAndGrads<T>(
-  ops: TrainOps<T>,
-  config: ModelConfig,
-  weights: Map<string, T>,
-  table: RopeTable<T>,
-  batch: LossBatch,
-  opts: { grads?: boolean } = {},
-): LossAndGrads<T> {
-  const wantGrads = opts.grads !== false;
-  const W = (name: string): T => {
-    const t = weights.get(name);
-    if (t === undefined) throw new Error(`weights: missing ${name}`);
-    return t;
-  };
+/** What the backward pass needs from a forward (llm.c's activations): every layer's inputs, the
+ *  final hidden state and its norm, and the logits. Owned by the tape until `releaseTape`. */
+export interface Tape<T> {
+  config: ModelConfig;
+  weights: Map<string, T>;
+  table: RopeTable<T>;
+  ids: number[][];
+  acts: LayerActivations<T>[];
+  x: T;
+  xn: T;
+  logits: T;
+}
+
+export interface Forward<T> {
+  /** [batch · T, vocab]. Owned by the tape when there is one, by the caller otherwise. */
+  logits: T;
+  tape?: Tape<T>;
+}
+
+function weightOf<T>(weights: Map<string, T>, name: string): T {
+  const t = weights.get(name);
+  if (t === undefined) throw new Error(`weights: missing ${name}`);
+  return t;
+}
+
+/** The transformer forward over whole sequences (no cache). With `tape` the activations are kept
+ *  for `backward`; without, each is released as soon as it is used. */
+export function forward<T>(ops: TrainOps<T>, config: ModelConfig, weights: Map<string, T>, table: RopeTable<T>, ids: number[][], opts: { tape?: boolean } = {}): Forward<T> {
+  const W = (name: string) => weightOf(weights, name);
   const c = config;
-  const b = batch.ids.length;
-  const t = batch.ids[0].length;
+  const b = ids.length;
+  const t = ids[0].length;
   const n = b * t;
   const hd = headDim(c);
   const qw = c.numAttentionHeads * hd;
-  const flatIds = batch.ids.flat();
-  if (batch.targets.length !== n || batch.weights.length !== n) throw new Error(`batch: ${n} positions but ${batch.targets.length} targets / ${batch.weights.length} weights`);
-  const idsT = ops.ids(flatIds, [n]);
-  const targets = ops.ids(batch.targets, [n]);
-  const lw = ops.floats(batch.weights, [n]);
-
-  // ---- forward ----
+  const idsT = ops.ids(ids.flat(), [n]);
   let x = ops.embedding(idsT, W('model.embed_tokens.weight'));
+  ops.release(idsT);
   const acts: LayerActivations<T>[] = [];
   for (let l = 0; l < c.numHiddenLayers; l++) {
     const p = `model.layers.${l}`;
@@ -210,28 +219,51 @@ export function lossAndGrads<T>(
     ops.release(x1);
     ops.release(ao);
     ops.release(mo);
-    acts.push({ xin: x, h, q, k, v, a, g, u, m });
+    const layer = { xin: x, h, q, k, v, a, g, u, m };
+    if (opts.tape) acts.push(layer);
+    else for (const v of Object.values(layer)) ops.release(v as T);
     x = x2;
   }
   const xn = ops.layerNorm(x, W('model.norm.weight'), c.layerNormEps);
   const raw = ops.matmul(xn, W('model.embed_tokens.weight'), { transB: true });
   const logits = c.logitScale === 1 ? raw : ops.scale(raw, c.logitScale);
   if (logits !== raw) ops.release(raw);
-  const tokenLosses = ops.crossEntropyMasked(logits, targets, lw);
-  const loss = ops.sum(tokenLosses);
-
-  const grads = new Map<string, T>();
-  const releaseActs = () => {
-    for (const s of acts) for (const v of Object.values(s)) ops.release(v as T);
-    for (const v of [x, xn, logits, idsT, targets, lw]) ops.release(v);
-  };
-  if (!wantGrads) {
-    releaseActs();
-    return { loss, tokenLosses, grads };
+  if (!opts.tape) {
+    ops.release(x);
+    ops.release(xn);
+    return { logits };
   }
+  return { logits, tape: { config, weights, table, ids, acts, x, xn, logits } };
+}
 
-  // ---- backward ----
-  const dlogits = ops.crossEntropyMaskedBackward(logits, targets, lw);
+export function releaseTape<T>(ops: TrainOps<T>, tape: Tape<T>): void {
+  for (const s of tape.acts) for (const v of Object.values(s)) ops.release(v as T);
+  for (const v of [tape.x, tape.xn, tape.logits]) ops.release(v);
+  tape.acts.length = 0;
+}
+
+/** Masked cross-entropy of a forward's logits: Σ weights · NLL and the per-token terms. Targets
+ *  and weights are tensors the caller uploaded before recording the forward (an upload submits
+ *  what is recorded, so uploading first keeps a step in one submission). */
+export function tokenLosses<T>(ops: TrainOps<T>, logits: T, targets: T, weights: T): { loss: T; tokenLosses: T } {
+  const per = ops.crossEntropyMasked(logits, targets, weights);
+  return { loss: ops.sum(per), tokenLosses: per };
+}
+
+/** Gradients of Σ tokenWeights · NLL(targets) by HF tensor name, from a forward's tape. The
+ *  weights may differ from the forward's loss weights (DPO's backward weighs each token by
+ *  −∂loss/∂π), so one forward serves both the log-probs and the gradient. The tape is kept. */
+export function backward<T>(ops: TrainOps<T>, tape: Tape<T>, targets: T, tokenWeights: T): Map<string, T> {
+  const { config: c, table, acts, x, xn, logits } = tape;
+  const W = (name: string) => weightOf(tape.weights, name);
+  const b = tape.ids.length;
+  const t = tape.ids[0].length;
+  const n = b * t;
+  const hd = headDim(c);
+  const qw = c.numAttentionHeads * hd;
+  if (acts.length !== c.numHiddenLayers) throw new Error('backward: the tape was released or was recorded without activations');
+  const grads = new Map<string, T>();
+  const dlogits = ops.crossEntropyMaskedBackward(logits, targets, tokenWeights);
   const draw = c.logitScale === 1 ? dlogits : ops.scale(dlogits, c.logitScale);
   if (draw !== dlogits) ops.release(dlogits);
   const head = ops.matmulBackward(draw, xn, W('model.embed_tokens.weight'), { transB: true });
@@ -285,11 +317,34 @@ export function lossAndGrads<T>(
     ops.addInPlace(dx, ln.dx);
     ops.release(ln.dx);
   }
-  const dE = ops.embeddingBackward(dx, flatIds, c.vocabSize);
+  const dE = ops.embeddingBackward(dx, tape.ids.flat(), c.vocabSize);
   ops.release(dx);
   ops.addInPlace(dE, head.db);
   ops.release(head.db);
   grads.set('model.embed_tokens.weight', dE);
-  releaseActs();
-  return { loss, tokenLosses, grads };
+  return grads;
+}
+
+/** Forward, masked cross-entropy and (unless `grads: false`) backward for one batch. */
+export function lossAndGrads<T>(
+  ops: TrainOps<T>,
+  config: ModelConfig,
+  weights: Map<string, T>,
+  table: RopeTable<T>,
+  batch: LossBatch,
+  opts: { grads?: boolean } = {},
+): LossAndGrads<T> {
+  const wantGrads = opts.grads !== false;
+  const n = batch.ids.length * batch.ids[0].length;
+  if (batch.targets.length !== n || batch.weights.length !== n) throw new Error(`batch: ${n} positions but ${batch.targets.length} targets / ${batch.weights.length} weights`);
+  const targets = ops.ids(batch.targets, [n]);
+  const lw = ops.floats(batch.weights, [n]);
+  const f = forward(ops, config, weights, table, batch.ids, { tape: wantGrads });
+  const { loss, tokenLosses: per } = tokenLosses(ops, f.logits, targets, lw);
+  const grads = f.tape ? backward(ops, f.tape, targets, lw) : new Map<string, T>();
+  if (f.tape) releaseTape(ops, f.tape);
+  else ops.release(f.logits);
+  ops.release(targets);
+  ops.release(lw);
+  return { loss, tokenLosses: per, grads };
 }

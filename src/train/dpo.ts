@@ -1,16 +1,17 @@
 // Preference training (DESIGN §9): DPO-family losses on the sequence log-probabilities of completion
 // tokens, against a frozen reference model (no gradients through it).
 //
-// One step, for B pairs: (1) the policy's and the reference's per-token log-probs of chosen and
-// rejected completions (forward only) → sequence sums π and ρ; (2) the loss and ∂loss/∂π per pair
-// (shaders/dpo.wgsl); (3) backward through the policy with the masked cross-entropy whose per-token
-// weights are −∂loss/∂π / B — since π = −Σ NLL, that is exactly ∂loss/∂logits (negative weights for
-// the rejected side). Telemetry uses TRL's names.
+// One step, for B pairs: (1) the policy's forward, its activations kept, and the reference's
+// forward → per-token log-probs of chosen and rejected completions → sequence sums π and ρ; (2) the
+// loss and ∂loss/∂π per pair (shaders/dpo.wgsl); (3) backward through the policy's recorded forward
+// with the masked cross-entropy whose per-token weights are −∂loss/∂π / B — since π = −Σ NLL, that
+// is exactly ∂loss/∂logits (negative weights for the rejected side). Two forwards and one backward
+// per step. Telemetry uses TRL's names.
 import type { GpuContext, Tensor } from '../gpu/context.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { HostWeights } from '../model/init.ts';
-import { gpuTrainOps, lossAndGrads, type LossBatch } from '../model/backprop.ts';
-import { ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
+import { backward, forward, gpuTrainOps, type LossBatch, releaseTape, type Tape, tokenLosses, type TrainOps } from '../model/backprop.ts';
+import { type RopeTable, ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
 import { dpoLoss, type DpoLossType, DPO_LOSSES } from '../ops/dpo.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
@@ -129,6 +130,88 @@ export function sequenceSums(tokenLosses: ArrayLike<number>, mask: readonly numb
   return { logps, counts };
 }
 
+/** The forward half of a DPO step: the policy's forward (its tape kept for the backward) and the
+ *  reference's, their sequence log-probs, the loss per pair and the backward's token weights. */
+export async function dpoForwards(
+  ops: TrainOps<Tensor>,
+  config: ModelConfig,
+  policy: Map<string, Tensor>,
+  reference: Map<string, Tensor>,
+  table: RopeTable<Tensor>,
+  batch: LossBatch & { mask: number[] },
+  B: number,
+  spec: Pick<DpoSpec, 'loss' | 'beta' | 'seqLen'>,
+): Promise<{ p: ReturnType<typeof sequenceSums>; q: ReturnType<typeof sequenceSums>; res: Float32Array; weights: number[]; targets: Tensor; tape: Tape<Tensor> }> {
+  const ctx = (policy.values().next().value as Tensor).ctx;
+  // Both forwards are recorded before either's log-probs are read: one wait for the GPU, not two.
+  const n = batch.targets.length;
+  const targets = ops.ids(batch.targets, [n]);
+  const mask = ops.floats(batch.mask, [n]);
+  const record = (w: Map<string, Tensor>, keep: boolean) => {
+    const f = forward(ops, config, w, table, batch.ids, { tape: keep });
+    const r = tokenLosses(ops, f.logits, targets, mask);
+    if (!f.tape) ops.release(f.logits);
+    ops.release(r.loss);
+    return { per: r.tokenLosses, tape: f.tape };
+  };
+  const pol = record(policy, true);
+  const tape = pol.tape!;
+  try {
+    const rr = record(reference, false);
+    const polValues = await ops.values(pol.per);
+    const refValues = await ops.values(rr.per);
+    ops.release(pol.per);
+    ops.release(rr.per);
+    ops.release(mask);
+    const p = sequenceSums(polValues, batch.mask, 2 * B, spec.seqLen);
+    const q = sequenceSums(refValues, batch.mask, 2 * B, spec.seqLen);
+    const input = new Float32Array(B * 6);
+    for (let i = 0; i < B; i++) input.set([p.logps[i], p.logps[B + i], q.logps[i], q.logps[B + i], p.counts[i], p.counts[B + i]], i * 6);
+    const inT = ctx.upload({ shape: [B, 6], data: input });
+    const outT = dpoLoss(inT, spec.loss, spec.beta);
+    const res = (await outT.read()).data as Float32Array;
+    inT.release();
+    outT.release();
+    // ∂loss/∂logits = −(∂loss/∂π)·(∂NLL/∂logits): the cross-entropy backward with weight −∂loss/∂π / B.
+    const weights = batch.mask.map((m, i) => {
+      if (!m) return 0;
+      const row = Math.floor(i / spec.seqLen);
+      return row < B ? -res[row * 3 + 1] / B : -res[(row - B) * 3 + 2] / B;
+    });
+    return { p, q, res, weights, targets, tape };
+  } catch (e) {
+    releaseTape(ops, tape);
+    ops.release(targets);
+    throw e;
+  }
+}
+
+/** One whole DPO step on `trainer`'s weights (the policy): both forwards, the backward of the
+ *  policy's recorded forward with the DPO weights (its logits are the ones π came from, so no third
+ *  forward is needed), and the optimiser update. Throws NonFiniteError before the weights change. */
+export async function dpoTrainStep(
+  ops: TrainOps<Tensor>,
+  config: ModelConfig,
+  trainer: Trainer<Tensor>,
+  reference: Map<string, Tensor>,
+  table: RopeTable<Tensor>,
+  batch: LossBatch & { mask: number[] },
+  B: number,
+  spec: Pick<DpoSpec, 'loss' | 'beta' | 'seqLen'>,
+): Promise<{ p: ReturnType<typeof sequenceSums>; q: ReturnType<typeof sequenceSums>; res: Float32Array; gradNorm: number; lr: number }> {
+  const { p, q, res, weights, targets, tape } = await dpoForwards(ops, config, trainer.weights, reference, table, batch, B, spec);
+  try {
+    const lw = ops.floats(weights, [weights.length]);
+    const grads = backward(ops, tape, targets, lw);
+    ops.release(lw);
+    const r = await trainer.applyGradients(grads, p.logps.reduce((a, b) => a + b, 0));
+    return { p, q, res, gradNorm: r.gradNorm, lr: r.lr };
+  } finally {
+    releaseTape(ops, tape);
+    ops.release(targets);
+  }
+}
+
 /** Trains `policy` on preference pairs against the frozen `reference`; returns the new weights. */
 export async function runDpo(
   ctx: GpuContext,
@@ -175,32 +258,9 @@ export async function runDpo(
       const batchPairs = nextPairs();
       const B = batchPairs.length;
       const batch = dpoBatch(batchPairs, spec.seqLen, tok.pad);
-      const pol = await trainer.evalLoss(batch);
-      const rr = lossAndGrads(ops, config, ref, table, batch, { grads: false });
-      const refLosses = await ops.values(rr.tokenLosses);
-      rr.loss.release();
-      rr.tokenLosses.release();
-      const p = sequenceSums(pol.tokenLosses, batch.mask, 2 * B, spec.seqLen);
-      const q = sequenceSums(refLosses, batch.mask, 2 * B, spec.seqLen);
-      const input = new Float32Array(B * 6);
-      for (let i = 0; i < B; i++) input.set([p.logps[i], p.logps[B + i], q.logps[i], q.logps[B + i], p.counts[i], p.counts[B + i]], i * 6);
-      const inT = ctx.upload({ shape: [B, 6], data: input });
-      const outT = dpoLoss(inT, spec.loss, spec.beta);
-      const res = (await outT.read()).data;
-      inT.release();
-      outT.release();
-      // ∂loss/∂logits = −(∂loss/∂π)·(∂NLL/∂logits): the cross-entropy backward with weight −∂loss/∂π / B.
-      const weights = batch.mask.map((m, i) => {
-        if (!m) return 0;
-        const row = Math.floor(i / spec.seqLen);
-        return row < B ? -res[row * 3 + 1] / B : -res[(row - B) * 3 + 2] / B;
-      });
-      let gradNorm: number;
-      let lr: number;
+      let step: Awaited<ReturnType<typeof dpoTrainStep>>;
       try {
-        const r = await trainer.trainStep({ ids: batch.ids, targets: batch.targets, weights });
-        gradNorm = r.gradNorm;
-        lr = r.lr;
+        step = await dpoTrainStep(ops, config, trainer, ref, table, batch, B, spec);
       } catch (e) {
         if ((e as Error).name === 'NonFiniteError') {
           stopped = 'non-finite';
@@ -209,6 +269,7 @@ export async function runDpo(
         }
         throw e;
       }
+      const { p, q, res, gradNorm, lr } = step;
       let loss = 0;
       let rc = 0;
       let rj = 0;

@@ -76,25 +76,39 @@ export class Trainer<T> {
 
   async trainStep(batch: LossBatch): Promise<StepResult> {
     const ops = this.ops;
-    const stepNo = this.step + 1;
     const r = lossAndGrads(ops, this.config, this.weights, this.table, batch);
-    const names = [...r.grads.keys()];
-    const sumsq = ops.sumOfSquares(...names.map((n) => r.grads.get(n)!));
+    // Everything is recorded before the first read, so one submission carries the whole step.
+    const sumsq = this.sumOfSquares(r.grads);
     const [loss] = Array.from(await ops.values(r.loss));
-    const [ss] = Array.from(await ops.values(sumsq));
     const tokenLosses = Array.from(await ops.values(r.tokenLosses));
-    const gradNorm = Math.sqrt(ss);
     ops.release(r.loss);
     ops.release(r.tokenLosses);
+    return { ...(await this.update(r.grads, sumsq, loss)), loss, tokenLosses };
+  }
+
+  /** One optimiser step with gradients computed elsewhere (DPO's backward of its own forward);
+   *  takes ownership of `grads`. `loss` only has to be finite for the step to be taken. */
+  applyGradients(grads: Map<string, T>, loss: number): Promise<{ step: number; gradNorm: number; lr: number }> {
+    return this.update(grads, this.sumOfSquares(grads), loss);
+  }
+
+  private sumOfSquares(grads: Map<string, T>): T {
+    return this.ops.sumOfSquares(...grads.values());
+  }
+
+  private async update(grads: Map<string, T>, sumsq: T, loss: number): Promise<{ step: number; gradNorm: number; lr: number }> {
+    const ops = this.ops;
+    const stepNo = this.step + 1;
+    const [ss] = Array.from(await ops.values(sumsq));
+    const gradNorm = Math.sqrt(ss);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      for (const g of r.grads.values()) ops.release(g);
+      for (const g of grads.values()) ops.release(g);
       ops.release(sumsq);
       throw new NonFiniteError(stepNo, loss, gradNorm);
     }
     const lr = cosineSchedule(stepNo, { lr: this.opt.lr, warmup: this.opt.warmup, total: this.opt.totalSteps, minLr: this.opt.minLr });
     const gscale = ops.clipFactor(sumsq, this.opt.maxGradNorm);
-    for (const name of names) {
-      const g = r.grads.get(name)!;
+    for (const [name, g] of grads) {
       ops.adamw(this.weights.get(name)!, g, this.m.get(name)!, this.v.get(name)!, {
         lr,
         step: stepNo,
@@ -109,7 +123,7 @@ export class Trainer<T> {
     ops.release(gscale);
     ops.release(sumsq);
     this.step = stepNo;
-    return { step: stepNo, loss, gradNorm, lr, tokenLosses };
+    return { step: stepNo, gradNorm, lr };
   }
 
   /** Σ weights · loss for a batch, without gradients. */

@@ -5,7 +5,10 @@ import { dpoLossCpu, dpoPairLoss, DPO_LOSSES } from '../../src/ops/dpo.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { initWeights } from '../../src/model/init.ts';
 import { BpeTokenizer } from '../../src/tokenizer/bpe.ts';
-import { dpoBatch, parseDpoPairsJsonl, runDpo, sequenceSums } from '../../src/train/dpo.ts';
+import { dpoBatch, dpoForwards, parseDpoPairsJsonl, runDpo, sequenceSums } from '../../src/train/dpo.ts';
+import { backward, forward, gpuTrainOps, lossAndGrads, releaseTape, tokenLosses } from '../../src/model/backprop.ts';
+import { ropeTableCpu, uploadRopeTable } from '../../src/ops/rope.ts';
+import type { Tensor } from '../../src/gpu/context.ts';
 import { pairExample } from '../../src/train/data.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { gpu } from './gpu.ts';
@@ -124,6 +127,60 @@ describe('DPO training', () => {
     // Weights moved; the reference (the same host map) did not.
     const name = 'model.embed_tokens.weight';
     expect(r.weights.get(name)!.data).not.toEqual(w.get(name)!.data);
+  });
+
+  it('one DPO step is two forwards and one backward, with gradients bit-identical to a third forward', async () => {
+    const ctx = await gpu();
+    const ops = gpuTrainOps(ctx);
+    const up = (w: ReturnType<typeof initWeights>) => new Map<string, Tensor>([...w].map(([k, t]) => [k, ctx.upload(t)]));
+    const policy = up(initWeights(config, 5));
+    const ref = up(initWeights(config, 6));
+    const table = uploadRopeTable(ctx, ropeTableCpu(24, 8, config.ropeTheta));
+    const ex = { chosen: pairExample(tok, 'fra', pair.prompt, pair.chosen), rejected: pairExample(tok, 'fra', pair.prompt, pair.rejected) };
+    const batch = dpoBatch([ex, ex], 24, tok.pad);
+    const spec = { loss: 'sigmoid' as const, beta: 0.1, seqLen: 24 };
+
+    const c0 = { ...ctx.counters };
+    const f = forward(ops, config, policy, table, batch.ids);
+    const forwardDispatches = ctx.counters.dispatches - c0.dispatches;
+    const cl = ctx.counters.dispatches;
+    const tg = ctx.upload({ shape: [batch.targets.length], data: Uint32Array.from(batch.targets) });
+    const mk = ctx.upload({ shape: [batch.mask.length], data: Float32Array.from(batch.mask) });
+    const terms = tokenLosses(ops, f.logits, tg, mk);
+    const lossDispatches = ctx.counters.dispatches - cl;
+    for (const t of [f.logits, terms.loss, terms.tokenLosses]) t.release();
+    const c1 = { ...ctx.counters };
+    const sft = lossAndGrads(ops, config, policy, table, batch);
+    const sftDispatches = ctx.counters.dispatches - c1.dispatches;
+    for (const g of sft.grads.values()) g.release();
+    sft.loss.release();
+    sft.tokenLosses.release();
+
+    const c2 = { ...ctx.counters };
+    const d = await dpoForwards(ops, config, policy, ref, table, batch, 2, spec);
+    const dw = ctx.upload({ shape: [d.weights.length], data: Float32Array.from(d.weights) });
+    const split = backward(ops, d.tape, d.targets, dw);
+    releaseTape(ops, d.tape);
+    const dpoDispatches = ctx.counters.dispatches - c2.dispatches;
+    // The SFT step's work (forward + loss + backward), one more forward and its loss terms for the
+    // reference, and the DPO loss kernel: nothing else. Uploads are not dispatches.
+    expect(dpoDispatches).toBe(sftDispatches + forwardDispatches + lossDispatches + 1);
+    expect(d.weights.some((w) => w < 0)).toBe(true); // the rejected side pushes down
+
+    // The old way: a third forward of the policy with the DPO weights as loss weights.
+    const old = lossAndGrads(ops, config, policy, table, { ids: batch.ids, targets: batch.targets, weights: d.weights });
+    expect([...split.keys()].sort()).toEqual([...old.grads.keys()].sort());
+    for (const [name, g] of split) {
+      const a = (await g.read()).data;
+      const b = (await old.grads.get(name)!.read()).data;
+      expect(Array.from(a), name).toEqual(Array.from(b));
+      g.release();
+      old.grads.get(name)!.release();
+    }
+    old.loss.release();
+    old.tokenLosses.release();
+    expect(() => backward(ops, d.tape, d.targets, dw)).toThrow(/tape was released/);
+    for (const t of [...policy.values(), ...ref.values(), table.cos, table.sin, tg, mk, dw, d.targets]) t.release();
   });
 
   it('reads TRL preference JSONL and names bad lines', () => {

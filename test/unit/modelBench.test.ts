@@ -16,5 +16,9 @@ describe('whole-model bench: work per decoded token and per training step', () =
     expect(d.submissions).toBeGreaterThanOrEqual(1); // each token's logits are read back
     expect(r.perTrainStep.matmulDispatches).toBeGreaterThan(2 * d.matmulDispatches); // forward + backward
     expect(r.perTrainStep.dispatches).toBeGreaterThan(r.perTrainStep.matmulDispatches);
+    // A DPO step adds the reference's forward to the SFT step's forward + backward: its matmuls
+    // are the training step's plus one forward's (the decoded token's count is one forward's).
+    expect(r.perDpoStep.matmulDispatches).toBe(r.perTrainStep.matmulDispatches + d.matmulDispatches);
+    expect(r.dpoOverSft).toBeCloseTo(r.dpoStepMs / r.trainStepMs, 12);
   }, 120_000);
 });
