@@ -142,7 +142,6 @@ export async function dpoForwards(
   B: number,
   spec: Pick<DpoSpec, 'loss' | 'beta' | 'seqLen'>,
 ): Promise<{ p: ReturnType<typeof sequenceSums>; q: ReturnType<typeof sequenceSums>; res: Float32Array; weights: number[]; targets: Tensor; tape: Tape<Tensor> }> {
-  const ctx = (policy.values().next().value as Tensor).ctx;
   // Both forwards are recorded before either's log-probs are read: one wait for the GPU, not two.
   const n = batch.targets.length;
   const targets = ops.ids(batch.targets, [n]);
@@ -162,14 +161,13 @@ export async function dpoForwards(
     const refValues = await ops.values(rr.per);
     ops.release(pol.per);
     ops.release(rr.per);
-    ops.release(mask);
     const p = sequenceSums(polValues, batch.mask, 2 * B, spec.seqLen);
     const q = sequenceSums(refValues, batch.mask, 2 * B, spec.seqLen);
-    const input = new Float32Array(B * 6);
-    for (let i = 0; i < B; i++) input.set([p.logps[i], p.logps[B + i], q.logps[i], q.logps[B + i], p.counts[i], p.counts[B + i]], i * 6);
-    const inT = ctx.upload({ shape: [B, 6], data: input });
+    const input: number[] = [];
+    for (let i = 0; i < B; i++) input.push(p.logps[i], p.logps[B + i], q.logps[i], q.logps[B + i], p.counts[i], p.counts[B + i]);
+    const inT = ops.floats(input, [B, 6]);
     const outT = dpoLoss(inT, spec.loss, spec.beta);
-    const res = (await outT.read()).data as Float32Array;
+    const res = Float32Array.from(await ops.values(outT));
     inT.release();
     outT.release();
     // ∂loss/∂logits = −(∂loss/∂π)·(∂NLL/∂logits): the cross-entropy backward with weight −∂loss/∂π / B.
@@ -183,6 +181,8 @@ export async function dpoForwards(
     releaseTape(ops, tape);
     ops.release(targets);
     throw e;
+  } finally {
+    ops.release(mask);
   }
 }
 
@@ -202,8 +202,12 @@ export async function dpoTrainStep(
   const { p, q, res, weights, targets, tape } = await dpoForwards(ops, config, trainer.weights, reference, table, batch, B, spec);
   try {
     const lw = ops.floats(weights, [weights.length]);
-    const grads = backward(ops, tape, targets, lw);
-    ops.release(lw);
+    let grads: Map<string, Tensor>;
+    try {
+      grads = backward(ops, tape, targets, lw);
+    } finally {
+      ops.release(lw);
+    }
     const r = await trainer.applyGradients(grads, p.logps.reduce((a, b) => a + b, 0));
     return { p, q, res, gradNorm: r.gradNorm, lr: r.lr };
   } finally {
