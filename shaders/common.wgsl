@@ -1,5 +1,15 @@
 // Shared helpers, prepended to every shader module.
 
+// The matmul kernels' parameters (shaders/matmul.wgsl, shaders/matmul_gemv.wgsl).
+struct MmParams {
+  m: u32,
+  n: u32,
+  k: u32,
+  a_batch: u32,   // element strides between batches
+  b_batch: u32,
+  c_batch: u32,
+}
+
 // Flat invocation index for 1-D work laid over a 2-D grid of workgroups (see grid1d in context.ts).
 fn flat_id(gid: vec3<u32>, nwg: vec3<u32>, wg_size: u32) -> u32 {
   return gid.x + gid.y * nwg.x * wg_size;

@@ -7,23 +7,20 @@
 // workgroup load with a run-time index into a per-lane emulated gather (~60–80 cycles per 4 lanes)
 // and makes barriers expensive, so there speed is set by FMAs per load, not by tiling.
 
-struct MmParams {
-  m: u32,
-  n: u32,
-  k: u32,
-  a_batch: u32,   // element strides between batches
-  b_batch: u32,
-  c_batch: u32,
-}
-
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: MmParams;
 
 // ---- v1: one output per invocation (the plain reference kernel) ----------------------------------
+// The workgroup's shape is overridable: v6 runs these same kernels as 64×1 workgroups, so a matmul
+// of one or a few rows (decoding) does not leave 15 of 16 invocations idle. Same arithmetic per
+// output, so v1 and v6 agree bit for bit.
 
-@compute @workgroup_size(16, 16)
+override MM1_WX: u32 = 16u;
+override MM1_WY: u32 = 16u;
+
+@compute @workgroup_size(MM1_WX, MM1_WY)
 fn nn_v1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let row = gid.y;
   let col = gid.x;
@@ -35,7 +32,7 @@ fn nn_v1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) w
   c[wid.z * p.c_batch + row * p.n + col] = s;
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(MM1_WX, MM1_WY)
 fn nt_v1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let row = gid.y;
   let col = gid.x;
@@ -188,7 +185,7 @@ fn nt_v3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) li
 // Same bindings and parameters as nn/nt (a_batch = K·M, b_batch = K·N or 0). The generated v4/v5
 // "tn" kernels come from src/ops/matmulGen.ts.
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(MM1_WX, MM1_WY)
 fn tn_v1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let row = gid.y;
   let col = gid.x;

@@ -59,6 +59,9 @@ export class GpuContext {
   poisonOutputs = false;
   /** Overrides the matmul kernel variant the ops pick for this device (see src/ops/matmul.ts). */
   matmulVariant: string | null = null;
+  /** Choices between equivalent implementations made by timing them on this device (e.g. where
+   *  sampling ranks logits: 'gpu' or 'host'), keyed by what was measured; set one to force it. */
+  readonly choices = new Map<string, string>();
   lostInfo: DeviceLoss | null = null;
   readonly lost: Promise<DeviceLoss>;
 

@@ -3,6 +3,7 @@
 import common from '../../shaders/common.wgsl?raw';
 import elementwise from '../../shaders/elementwise.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
+import matmulGemv from '../../shaders/matmul_gemv.wgsl?raw';
 import layernorm from '../../shaders/layernorm.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
 import attention from '../../shaders/attention.wgsl?raw';
@@ -14,10 +15,12 @@ import xent from '../../shaders/softmax_xent.wgsl?raw';
 import reduce from '../../shaders/reduce.wgsl?raw';
 import random from '../../shaders/random.wgsl?raw';
 import dpo from '../../shaders/dpo.wgsl?raw';
+import topk from '../../shaders/topk.wgsl?raw';
 
 const sources = {
   elementwise,
   matmul,
+  matmul_gemv: matmulGemv,
   layernorm,
   rope,
   attention,
@@ -29,6 +32,7 @@ const sources = {
   reduce,
   random,
   dpo,
+  topk,
 } as const;
 
 export type StaticShaderName = keyof typeof sources;

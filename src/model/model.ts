@@ -43,6 +43,8 @@ export interface ForwardOptions {
   cache?: KvCache;
   /** Only the last position's logits ([batch, 1, vocab]) — all sampling needs. */
   lastOnly?: boolean;
+  /** The matmul variant of every projection (batched decoding asks for a row-exact one). */
+  matmulVariant?: string;
 }
 
 export class AyaModel {
@@ -106,6 +108,7 @@ export class AyaModel {
     if (pos0 + t > capacity) throw new Error(`forward: ${pos0 + t} positions exceed the ${cache ? 'cache capacity' : 'max_position_embeddings'} ${capacity}`);
 
     const ctx = this.ctx;
+    const mm = { transB: true, variant: opts.matmulVariant };
     const hd = headDim(c);
     const n = batch * t;
     const idsT = ctx.upload(hostIds([n], ids.flat()), 'ids');
@@ -114,7 +117,7 @@ export class AyaModel {
     for (let l = 0; l < c.numHiddenLayers; l++) {
       const p = `model.layers.${l}`;
       const h = layerNorm(x, this.w(`${p}.input_layernorm.weight`), c.layerNormEps);
-      const proj = (name: string) => matmul(h, this.w(`${p}.${name}.weight`), { transB: true });
+      const proj = (name: string) => matmul(h, this.w(`${p}.${name}.weight`), mm);
       const q0 = proj('self_attn.q_proj');
       const k0 = proj('self_attn.k_proj');
       const v = proj('self_attn.v_proj');
@@ -137,7 +140,7 @@ export class AyaModel {
       q.release();
       k.release();
       v.release();
-      const ao = matmul(a.reshape([n, c.numAttentionHeads * hd]), this.w(`${p}.self_attn.o_proj.weight`), { transB: true });
+      const ao = matmul(a.reshape([n, c.numAttentionHeads * hd]), this.w(`${p}.self_attn.o_proj.weight`), mm);
       a.release();
       const g = proj('mlp.gate_proj');
       const u = proj('mlp.up_proj');
@@ -145,7 +148,7 @@ export class AyaModel {
       const m = swiglu(g, u);
       g.release();
       u.release();
-      const mo = matmul(m, this.w(`${p}.mlp.down_proj.weight`), { transB: true });
+      const mo = matmul(m, this.w(`${p}.mlp.down_proj.weight`), mm);
       m.release();
       const x1 = add(x, ao);
       x.release();
@@ -165,7 +168,7 @@ export class AyaModel {
     }
     const xn = layerNorm(rows, this.w('model.norm.weight'), c.layerNormEps);
     rows.release();
-    const raw = matmul(xn, this.w('model.embed_tokens.weight'), { transB: true });
+    const raw = matmul(xn, this.w('model.embed_tokens.weight'), mm);
     xn.release();
     if (c.logitScale === 1) return raw.intoShape([batch, tOut, c.vocabSize]);
     const logits = scale(raw, c.logitScale);

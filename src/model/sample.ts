@@ -36,21 +36,58 @@ export function validateSampling(o: SamplingOptions): SamplingOptions {
   return o;
 }
 
-/** Token ids ordered by logit, highest first (ties: lower id first). */
-function ranked(logits: ArrayLike<number>, k: number): number[] {
-  const idx = Array.from({ length: logits.length }, (_, i) => i);
-  idx.sort((a, b) => logits[b] - logits[a] || a - b);
-  return k > 0 ? idx.slice(0, k) : idx;
+/** Token ids ordered by logit, highest first (ties: lower id first); the first k (0: all). No NaN
+ *  (callers check). With k set, a bounded insertion keeps the best k seen so far: one comparison
+ *  per token for most of the row, instead of sorting the whole vocabulary. */
+export function rankedIds(logits: ArrayLike<number>, k: number): number[] {
+  const n = logits.length;
+  if (k <= 0 || k >= n) {
+    const idx = Array.from({ length: n }, (_, i) => i);
+    return idx.sort((a, b) => logits[b] - logits[a] || a - b);
+  }
+  const best: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = logits[i];
+    // Ids come in ascending order, so a tie with the worst kept one never displaces it.
+    if (best.length === k && !(v > logits[best[k - 1]])) continue;
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      // Goes after every kept logit ≥ v (those ties have lower ids).
+      if (logits[best[mid]] >= v) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
+export function nanError(index: number): Error {
+  return new Error(`logits contain NaN (token ${index}): the model's weights or activations are broken`);
+}
+
+/** How many ranked candidates a choice needs: 1 when greedy, top-k's k, 0 (all) without top-k. */
+export function candidatesNeeded(o: Pick<SamplingOptions, 'temperature' | 'topK'>): number {
+  return o.temperature === 0 ? 1 : o.topK;
 }
 
 export function sampleToken(logits: ArrayLike<number>, o: Pick<SamplingOptions, 'temperature' | 'topK' | 'topP'>, u: number): number {
   for (let i = 0; i < logits.length; i++) {
-    if (Number.isNaN(logits[i])) throw new Error(`logits contain NaN (token ${i}): the model's weights or activations are broken`);
+    if (Number.isNaN(logits[i])) throw nanError(i);
   }
-  if (o.temperature === 0) return ranked(logits, 1)[0];
-  const ids = ranked(logits, o.topK);
-  const top = logits[ids[0]];
-  const w = ids.map((i) => Math.exp((logits[i] - top) / o.temperature));
+  const ids = rankedIds(logits, candidatesNeeded(o));
+  return chooseRanked(ids, ids.map((i) => logits[i]), o, u);
+}
+
+/** The choice among candidates already ranked (ids with their logits, highest first, at least
+ *  `candidatesNeeded(o)` of them): the GPU ranks on the device (src/ops/topk.ts) and the host
+ *  finishes here in float64, so both paths pick the same token for the same draw. */
+export function chooseRanked(ids: readonly number[], values: readonly number[], o: Pick<SamplingOptions, 'temperature' | 'topK' | 'topP'>, u: number): number {
+  if (o.temperature === 0) return ids[0];
+  const top = values[0];
+  const w = values.map((v) => Math.exp((v - top) / o.temperature));
   const total = w.reduce((a, b) => a + b, 0);
   let keep = ids.length;
   if (o.topP < 1) {

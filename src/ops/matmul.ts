@@ -8,19 +8,31 @@ import { registerShader } from '../gpu/shaders.ts';
 import { type BlockedConfig, blockedTile, generateBlockedMatmul, generateBlockedMatmulLayout } from './matmulGen.ts';
 import { packUniforms } from './uniforms.ts';
 
+/** Shader module and entry point; a kernel may cover its own tile and set overridable constants. */
+export interface MatmulKernel {
+  shader: string;
+  entry: string;
+  /** Outputs per workgroup (rows × cols) when they differ from the variant's. */
+  tile?: { m: number; n: number };
+  /** Pipeline-overridable constants (e.g. the workgroup's shape of a shared kernel). */
+  constants?: Record<string, number>;
+}
+
 export interface MatmulVariant {
   name: string;
   description: string;
-  /** Shader module and entry point for A·B and A·Bᵀ. */
-  nn: { shader: string; entry: string };
-  nt: { shader: string; entry: string };
+  /** A·B and A·Bᵀ. */
+  nn: MatmulKernel;
+  nt: MatmulKernel;
   /** Aᵀ·B (A [K, M], B [K, N]): weight gradients. */
-  tn: { shader: string; entry: string };
+  tn: MatmulKernel;
   /** Outputs covered by one workgroup: rows (M) × cols (N). */
   tileM: number;
   tileN: number;
   /** Device features the kernels need. */
   requires: string[];
+  /** A·Bᵀ reads vec4s: with K % 4 ≠ 0 this variant runs `fallback`'s kernel (bit-identical). */
+  ntNeedsK4?: { fallback: string };
 }
 
 function staticVariant(name: string, description: string, tileM: number, tileN: number): MatmulVariant {
@@ -51,6 +63,14 @@ function generatedVariant(name: string, description: string, cfg: BlockedConfig)
   };
 }
 
+// v1's kernels in 64×1 workgroups: for M ≤ 4 (decoding), where 16×16 leaves most lanes idle.
+const V6: MatmulVariant = (() => {
+  const v1 = staticVariant('v6', 'one output per invocation, 64×1 workgroup (for a few rows: decoding); bit-identical to v1', 1, 64);
+  const constants = { MM1_WX: 64, MM1_WY: 1 };
+  const entry = (k: MatmulKernel) => ({ ...k, entry: k.entry.replace('_v6', '_v1'), constants });
+  return { ...v1, nn: entry(v1.nn), nt: entry(v1.nt), tn: entry(v1.tn) };
+})();
+
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   staticVariant('v1', 'one output per invocation, 16×16 workgroup', 16, 16),
   staticVariant('v2', '4×4 register block per invocation (loops), 8×8 workgroup', 32, 32),
@@ -64,6 +84,22 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
     U: 4,
     mode: 'quad',
   }),
+  V6,
+  // A·Bᵀ with vec4 loads, 4 outputs per invocation (shaders/matmul_gemv.wgsl); A·B and Aᵀ·B are v6's.
+  {
+    ...V6,
+    name: 'v7',
+    description: 'A·Bᵀ: 4 outputs of a row per invocation, vec4 loads, 64×1 workgroup (decoding; K % 4 = 0, else v6); A·B, Aᵀ·B as v6; bit-identical to v1',
+    nt: { shader: 'matmul_gemv', entry: 'nt', tile: { m: 1, n: 256 } },
+    ntNeedsK4: { fallback: 'v6' },
+  },
+  {
+    ...V6,
+    name: 'v8',
+    description: 'A·Bᵀ: 4×4 outputs per invocation, vec4 loads, 64×1 workgroup (batched decoding; K % 4 = 0, else v6); A·B, Aᵀ·B as v6; bit-identical to v1',
+    nt: { shader: 'matmul_gemv', entry: 'nt_r4', tile: { m: 4, n: 256 } },
+    ntNeedsK4: { fallback: 'v6' },
+  },
 ];
 
 /** Variants this device can run. */
@@ -71,11 +107,22 @@ export function availableVariants(ctx: GpuContext): MatmulVariant[] {
   return MATMUL_VARIANTS.filter((v) => v.requires.every((f) => ctx.hasFeature(f)));
 }
 
-/** The variant the model uses on this device for M rows: one output per invocation for a few
+/** Variants whose every output adds its products one at a time in K order, as v1 does: they agree
+ *  bit for bit, and a row's result does not depend on the other rows — so K sequences decoded
+ *  together get exactly the bits each gets alone (batched decoding relies on this). */
+export const ROW_EXACT_VARIANTS = ['v1', 'v6', 'v7', 'v8'] as const;
+
+/** The row-exact variant for M rows: 4 outputs of a row per invocation for a few rows, 4×4 blocks
+ *  when 4 or more rows share each load of B (measured on SwiftShader: 4–8× v1 at 1×4096×64). */
+export function decodeVariant(m: number): string {
+  return m < 4 ? 'v7' : 'v8';
+}
+
+/** The variant the model uses on this device for M rows: a row-exact decoding kernel for a few
  *  rows (decoding: tiles would be mostly empty), the CPU-tuned kernels on CPU adapters (the fastest
  *  measured there), workgroup tiling on GPUs. `npm run bench` shows all of them side by side. */
 export function defaultVariant(ctx: GpuContext, m = 64): string {
-  if (m <= 4) return 'v1';
+  if (m <= 4) return decodeVariant(m);
   if (!ctx.isCpuAdapter) return 'v3';
   return ctx.hasFeature('subgroups') ? 'v5' : 'v4';
 }
@@ -107,19 +154,26 @@ export function matmulDims(aShape: readonly number[], bShape: readonly number[],
   return { batch, m, k, n, bBatched, outShape: [...aShape.slice(0, -2), m, n] };
 }
 
+function variantNamed(name: string, op: string): MatmulVariant {
+  const v = MATMUL_VARIANTS.find((x) => x.name === name);
+  if (!v) throw new Error(`${op}: unknown variant ${name}`);
+  return v;
+}
+
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { batch, m, k, n, bBatched, outShape } = matmulDims(a.shape, b.shape, opts.transB);
-  const name = opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m);
-  const v = MATMUL_VARIANTS.find((x) => x.name === name);
-  if (!v) throw new Error(`matmul: unknown variant ${name}`);
+  let v = variantNamed(opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m), 'matmul');
+  if (opts.transB && v.ntNeedsK4 && k % 4 !== 0) v = variantNamed(v.ntNeedsK4.fallback, 'matmul');
   const kernel = opts.transB ? v.nt : v.nn;
+  const tile = kernel.tile ?? { m: v.tileM, n: v.tileN };
   const out = a.ctx.empty(outShape);
   a.ctx.dispatch({
     shader: kernel.shader,
     entry: kernel.entry,
     bindings: [a, b, out],
     uniforms: packUniforms([m, n, k, m * k, bBatched ? n * k : 0, m * n]),
-    workgroups: [Math.ceil(n / v.tileN), Math.ceil(m / v.tileM), batch],
+    workgroups: [Math.ceil(n / tile.n), Math.ceil(m / tile.m), batch],
+    constants: kernel.constants,
   });
   return out;
 }
@@ -171,16 +225,16 @@ export function matmulTNDims(aShape: readonly number[], bShape: readonly number[
  *  the batch into K (rows) so that the product sums over it. */
 export function matmulTN(a: Tensor, b: Tensor, opts: { variant?: string } = {}): Tensor {
   const { batch, m, k, n, outShape } = matmulTNDims(a.shape, b.shape);
-  const name = opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m);
-  const v = MATMUL_VARIANTS.find((x) => x.name === name);
-  if (!v) throw new Error(`matmulTN: unknown variant ${name}`);
+  const v = variantNamed(opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m), 'matmulTN');
+  const tile = v.tn.tile ?? { m: v.tileM, n: v.tileN };
   const out = a.ctx.empty(outShape);
   a.ctx.dispatch({
     shader: v.tn.shader,
     entry: v.tn.entry,
     bindings: [a, b, out],
     uniforms: packUniforms([m, n, k, m * k, n * k, m * n]),
-    workgroups: [Math.ceil(n / v.tileN), Math.ceil(m / v.tileM), batch],
+    workgroups: [Math.ceil(n / tile.n), Math.ceil(m / tile.m), batch],
+    constants: v.tn.constants,
   });
   return out;
 }

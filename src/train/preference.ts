@@ -9,7 +9,7 @@ import type { ArbitragePrompt } from '../arbitrage/arbitrage.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { HostWeights } from '../model/init.ts';
 import { AyaModel } from '../model/model.ts';
-import { generate } from '../model/generate.ts';
+import { generateBatch } from '../model/generate.ts';
 import type { SamplingOptions } from '../model/sample.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import { deriveSeed } from '../util/hash.ts';
@@ -105,10 +105,13 @@ export async function samplePairs(
     for (const p of prompts) {
       const scored: Array<{ text: string; reward: number }> = [];
       const promptIds = deps.tok.encodePrompt(p.prompt, p.language);
-      for (let s = 0; s < k; s++) {
-        if (deps.shouldStop?.()) return { pairs, skipped };
-        const ids: number[] = [];
-        for await (const t of generate(model, promptIds, { ...sampling, seed: deriveSeed(seed, p.id, s) }, deps.shouldStop)) if (t.id !== deps.config.eosTokenId) ids.push(t.id);
+      if (deps.shouldStop?.()) return { pairs, skipped };
+      // The K samples decode together (one step advances all): the same tokens as K generate() calls.
+      const seeds = Array.from({ length: k }, (_, s) => deriveSeed(seed, p.id, s));
+      const samples = await generateBatch(model, promptIds, sampling, seeds, deps.shouldStop);
+      if (deps.shouldStop?.()) return { pairs, skipped };
+      for (const sample of samples) {
+        const ids = sample.ids.filter((id) => id !== deps.config.eosTokenId);
         const text = deps.tok.decode(ids, { skipSpecial: true });
         scored.push({ text, reward: deps.arbiter.score(p.prompt, text, p.language, p.reference).reward });
         onProgress?.(++done, prompts.length * k);

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { logSoftmax, top10Stats } from '../../src/model/logprobs.ts';
-import { DEFAULT_SAMPLING, sampleToken, type SamplingOptions, validateSampling } from '../../src/model/sample.ts';
+import { DEFAULT_SAMPLING, rankedIds, sampleToken, type SamplingOptions, validateSampling } from '../../src/model/sample.ts';
 import { generate } from '../../src/model/generate.ts';
+import { Rng } from '../../src/util/rng.ts';
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { hostTensor } from '../../src/gpu/host.ts';
+import { gpu } from './gpu.ts';
 
 describe('sampling', () => {
   const logits = [1, 3, 2, 3, -1];
@@ -43,9 +47,9 @@ describe('sampling', () => {
 });
 
 describe('min new tokens (HF min_new_tokens)', () => {
-  // A stand-in model whose next-token logits always favour <eos> (id 2): the generation loop's
-  // handling of min_new_tokens, without a GPU. Token 5 is second best.
-  const fakeModel = () => {
+  // A stand-in model whose next-token logits (a real GPU tensor, ranked by the real sampler) always
+  // favour <eos> (id 2): the generation loop's handling of min_new_tokens. Token 5 is second best.
+  const fakeModel = (ctx: GpuContext) => {
     let length = 0;
     return {
       config: { eosTokenId: 2, maxPositionEmbeddings: 64 },
@@ -55,13 +59,13 @@ describe('min new tokens (HF min_new_tokens)', () => {
         const row = new Float32Array(8).fill(0);
         row[2] = 10;
         row[5] = 5;
-        return { read: async () => ({ data: row }), release() {} };
+        return ctx.upload(hostTensor([1, 1, 8], row));
       },
     } as unknown as Parameters<typeof generate>[0];
   };
   const run = async (o: Partial<SamplingOptions>) => {
     const ids: number[] = [];
-    const it = generate(fakeModel(), [1, 3], { temperature: 0, topK: 0, topP: 1, maxNewTokens: 8, seed: 1, ...o });
+    const it = generate(fakeModel(await gpu()), [1, 3], { temperature: 0, topK: 0, topP: 1, maxNewTokens: 8, seed: 1, ...o });
     for (;;) {
       const r = await it.next();
       if (r.done) return { ids, reason: r.value };
@@ -83,5 +87,21 @@ describe('min new tokens (HF min_new_tokens)', () => {
     expect(() => validateSampling({ ...DEFAULT_SAMPLING, minNewTokens: -1 })).toThrow(/min new tokens/);
     expect(() => validateSampling({ ...DEFAULT_SAMPLING, minNewTokens: 1.5 })).toThrow(/min new tokens/);
     expect(DEFAULT_SAMPLING.minNewTokens).toBeGreaterThan(0);
+  });
+
+  it('the top-k selection ranks exactly as a full sort (ties by id, −inf, ±0)', () => {
+    const rng = new Rng(5);
+    for (let trial = 0; trial < 40; trial++) {
+      const n = 1 + Math.floor(rng.uniform() * 300);
+      const row = Array.from({ length: n }, () => {
+        const u = rng.uniform();
+        if (u < 0.1) return -Infinity;
+        if (u < 0.15) return -0;
+        return Math.round((rng.uniform() * 2 - 1) * 8) / 2;
+      });
+      const full = Array.from({ length: n }, (_, i) => i).sort((a, b) => row[b] - row[a] || a - b);
+      for (const k of [1, 2, 7, 40, n - 1, n, n + 3]) if (k > 0) expect(rankedIds(row, k), `n ${n}, k ${k}`).toEqual(full.slice(0, k));
+      expect(rankedIds(row, 0)).toEqual(full);
+    }
   });
 });
