@@ -140,6 +140,9 @@ export interface ArbitrageResult {
 export interface ArbitrageDeps {
   /** The text, or the text with its backend and cost. */
   generate(teacherId: string, prompt: ArbitragePrompt, opts: SamplingOptions): Promise<string | GeneratedText>;
+  /** Announces a teacher's samples of a prompt before they are asked for one by one, so that a
+   *  backend that can decode them together does (the same texts). */
+  prefetch?(teacherId: string, prompt: ArbitragePrompt, sampling: Omit<SamplingOptions, 'seed'>, seeds: readonly number[]): void;
   arbiter: Arbiter;
   shouldStop?: () => boolean;
   /** `latest` is null after a failed completion. */
@@ -261,6 +264,7 @@ export async function runArbitrage(prompts: readonly ArbitragePrompt[], spec: Ar
   outer: for (const { p, teachers, probs } of plan) {
     const mine: Generation[] = [];
     for (const teacher of teachers) {
+      if (spec.samplesPerTeacher > 1) deps.prefetch?.(teacher, p, spec.sampling, Array.from({ length: spec.samplesPerTeacher }, (_, s) => deriveSeed(spec.seed, p.id, teacher, s)));
       for (let s = 0; s < spec.samplesPerTeacher; s++) {
         if (deps.shouldStop?.()) {
           cancelled = true;

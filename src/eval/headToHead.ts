@@ -107,6 +107,8 @@ export interface LlmJudgeDep {
 
 export interface EvalDeps {
   generate(modelId: string, prompt: ArbitragePrompt, opts: SamplingOptions): Promise<string>;
+  /** As ArbitrageDeps.prefetch: a model's samples of a prompt, announced before they are asked for. */
+  prefetch?(modelId: string, prompt: ArbitragePrompt, sampling: Omit<SamplingOptions, 'seed'>, seeds: readonly number[]): void;
   arbiter: Arbiter & { tieMargin?: number };
   /** Required when the spec's judge is 'llm' or 'both'. */
   llmJudge?: LlmJudgeDep;
@@ -240,6 +242,10 @@ export async function runHeadToHead(prompts: readonly ArbitragePrompt[], spec: E
   const transcripts: Transcript[] = [];
   let cancelled = false;
   outer: for (const p of prompts) {
+    if (spec.samples > 1) {
+      const seeds = Array.from({ length: spec.samples }, (_, s) => deriveSeed(spec.seed, p.id, s));
+      for (const m of [spec.a, spec.b]) deps.prefetch?.(m, p, spec.sampling, seeds);
+    }
     for (let s = 0; s < spec.samples; s++) {
       if (deps.shouldStop?.()) {
         cancelled = true;

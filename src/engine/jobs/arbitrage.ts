@@ -27,10 +27,12 @@ async function arbitrageWith(core: EngineCore, req: ArbitrageRequest, stop: () =
   const { prompts: _p, weights: _w, ...rest } = req;
   const spec: ArbitrageSpec = { ...rest, teachers };
   const t0 = performance.now();
+  const generate = completer(core, stop, cache, req.modes);
   return runArbitrage(prompts, spec, {
     arbiter,
     shouldStop: stop,
-    generate: completer(core, stop, cache, req.modes),
+    generate,
+    prefetch: generate.prefetch,
     onProgress: (done, total, latest) => onEvent({ type: 'progress', done, total, etaSeconds: eta(t0, done, total), latest }),
   });
 }
@@ -62,6 +64,7 @@ async function evaluateWith(core: EngineCore, req: EvalRequest, stop: () => bool
     llmJudge,
     shouldStop: stop,
     generate: async (id, p, o) => (await generate(id, p, o)).text,
+    prefetch: generate.prefetch,
     onProgress: (done, total, latest) => onEvent({ type: 'progress', done, total, etaSeconds: eta(t0, done, total), latest }),
   });
 }

@@ -1,6 +1,6 @@
 // Sampling: one completion streamed token by token, and whole completions for the jobs that
 // generate many (arbitrage, evaluation), memoised per job.
-import { generate, type StopReason } from '../../model/generate.ts';
+import { generate, generateBatch, type StopReason } from '../../model/generate.ts';
 import { generatedLogprobs } from '../../model/logprobs.ts';
 import { type SamplingOptions, validateSampling } from '../../model/sample.ts';
 import { TextStream } from '../../tokenizer/stream.ts';
@@ -126,20 +126,65 @@ export async function complete(core: EngineCore, modelId: string, prompt: string
   return { text: tokenizer.decode(ids, { skipSpecial: true }), backend: 'engine', tokens: ids.length, seconds: (performance.now() - t0) / 1000, ...(constraint ? { constrained: true } : {}) };
 }
 
-export type Completer = (modelId: string, p: ArbitragePrompt, opts: SamplingOptions) => Promise<Completion>;
+/** Whole completions of our models' samples of one prompt, decoded together (generateBatch): each
+ *  is the text `complete` gives for its seed; the batch's time is shared out evenly. */
+export async function completeMany(core: EngineCore, modelId: string, prompt: string, lang: string, sampling: Omit<SamplingOptions, 'seed'>, seeds: readonly number[], stop: () => boolean): Promise<Completion[]> {
+  const { model, tokenizer } = await core.library.load(modelId);
+  const t0 = performance.now();
+  const seqs = await generateBatch(model, tokenizer.encodePrompt(prompt, lang), sampling, seeds, stop);
+  const seconds = (performance.now() - t0) / 1000 / Math.max(1, seeds.length);
+  return seqs.map((q) => {
+    const ids = q.ids.filter((id) => id !== model.config.eosTokenId);
+    return { text: tokenizer.decode(ids, { skipSpecial: true }), backend: 'engine', tokens: ids.length, seconds };
+  });
+}
+
+export interface Completer {
+  (modelId: string, p: ArbitragePrompt, opts: SamplingOptions): Promise<Completion>;
+  /** Starts the completions of these seeds together when the model is ours (a no-op for
+   *  teachers' servers); the calls for them then take their results. */
+  prefetch(modelId: string, p: ArbitragePrompt, sampling: Omit<SamplingOptions, 'seed'>, seeds: readonly number[]): void;
+}
+
+/** The same key for the same options, whatever order their fields were written in. */
+const optionsKey = (o: SamplingOptions) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
 /** `complete` for a job, memoised in `cache` when given (same model, prompt and seed → same text). */
 export function completer(core: EngineCore, stop: () => boolean, cache?: Map<string, Promise<Completion>>, modes?: Record<string, PromptMode>): Completer {
-  return (modelId, p, opts) => {
+  // Prefetched completions, each taken by its first call.
+  const ahead = new Map<string, Promise<Completion>>();
+  // Batches run one after another (A's samples, then B's), not interleaved on the GPU.
+  let previous: Promise<unknown> = Promise.resolve();
+  const keyOf = (modelId: string, p: ArbitragePrompt, opts: SamplingOptions) => JSON.stringify([modelId, modes?.[modelId] ?? null, p.prompt, p.language, optionsKey(opts)]);
+  const call = (modelId: string, p: ArbitragePrompt, opts: SamplingOptions): Promise<Completion> => {
     const mode = modes?.[modelId];
-    const key = JSON.stringify([modelId, mode ?? null, p.prompt, p.language, opts]);
+    const key = keyOf(modelId, p, opts);
     const hit = cache?.get(key);
     // A completion served again from the cache cost nothing this time.
     if (hit) return hit.then((x) => ({ ...x, seconds: 0 }));
-    const c = complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {});
+    const pre = ahead.get(key);
+    ahead.delete(key);
+    // A failed batch leaves each completion to be tried (and fail, or not) on its own.
+    const c = pre ? pre.catch(() => complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {})) : complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {});
     cache?.set(key, c);
     // A completion cut short by a cancel must not be served again from the cache.
     c.then(() => stop() && cache?.delete(key), () => cache?.delete(key));
     return c;
   };
+  const prefetch = (modelId: string, p: ArbitragePrompt, sampling: Omit<SamplingOptions, 'seed'>, seeds: readonly number[]): void => {
+    if (isTeacherId(modelId)) return;
+    const todo = seeds.filter((seed) => {
+      const key = keyOf(modelId, p, { ...sampling, seed });
+      return !cache?.has(key) && !ahead.has(key);
+    });
+    if (todo.length < 2) return;
+    const batch = previous.then(() => completeMany(core, modelId, p.prompt, p.language, sampling, todo, stop));
+    previous = batch.catch(() => {});
+    todo.forEach((seed, i) => {
+      const one = batch.then((all) => all[i]);
+      one.catch(() => {}); // a failed batch is retried seed by seed when (if) each is asked for
+      ahead.set(keyOf(modelId, p, { ...sampling, seed }), one);
+    });
+  };
+  return Object.assign(call, { prefetch });
 }
