@@ -1,8 +1,11 @@
-// Elementwise ops over flat arrays of n elements: add, mul, swiglu (silu(a) * b), scale (a * s).
+// Elementwise ops over flat arrays of n elements: add, mul, swiglu (silu(a) * b), scale (a * s);
+// the decoder's fused forms: add3 ((a + b) + c, both residuals at once) and swiglu_halves (gate and
+// up side by side in one [rows, 2·width] matmul output). Same arithmetic as the unfused ops.
 
 struct EwParams {
   n: u32,
   scalar: f32,
+  width: u32,     // swiglu_halves: the MLP's intermediate size
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -72,4 +75,25 @@ fn scale_inplace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let i = flat_id(gid, nwg, WG);
   if (i >= p.n) { return; }
   out[i] = out[i] * p.scalar;
+}
+
+// ---- fused forward forms --------------------------------------------------------------------------
+
+@compute @workgroup_size(256)
+fn add3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.n) { return; }
+  let ab = a[i] + b[i];
+  out[i] = ab + c[i];
+}
+
+// a = [rows, 2·width]: gate in the first width columns of a row, up in the next; out [rows, width].
+@compute @workgroup_size(256)
+fn swiglu_halves(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_id(gid, nwg, WG);
+  if (i >= p.n) { return; }
+  let row = i / p.width;
+  let j = i % p.width;
+  let g = a[row * 2u * p.width + j];
+  out[i] = g / (1.0 + exp(-g)) * a[row * 2u * p.width + p.width + j];
 }

@@ -6,6 +6,7 @@ import matmul from '../../shaders/matmul.wgsl?raw';
 import matmulGemv from '../../shaders/matmul_gemv.wgsl?raw';
 import layernorm from '../../shaders/layernorm.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
+import ropeQkv from '../../shaders/rope_qkv.wgsl?raw';
 import attention from '../../shaders/attention.wgsl?raw';
 import attentionBackward from '../../shaders/attention_backward.wgsl?raw';
 import adamw from '../../shaders/adamw.wgsl?raw';
@@ -23,6 +24,7 @@ const sources = {
   matmul_gemv: matmulGemv,
   layernorm,
   rope,
+  rope_qkv: ropeQkv,
   attention,
   attention_backward: attentionBackward,
   adamw,

@@ -1,12 +1,14 @@
 // The Aya-style transformer on the GPU (HF CohereForCausalLM): prefill of whole sequences and
-// KV-cache decoding. Parallel attention and SwiGLU MLP read the same LayerNorm output.
+// KV-cache decoding. Parallel attention and SwiGLU MLP read the same LayerNorm output. Fused where
+// it saves dispatches without changing a bit: one q/k/v matmul whose output RoPE splits into the
+// cache, one gate/up matmul, both residual adds in one pass (ops checked against their references).
 import type { GpuContext, Tensor } from '../gpu/context.ts';
-import { hostIds } from '../gpu/host.ts';
-import { add, scale, swiglu } from '../ops/elementwise.ts';
+import { type HostTensor, hostIds, like } from '../gpu/host.ts';
+import { add3, scale, swigluHalves } from '../ops/elementwise.ts';
 import { embedding } from '../ops/embedding.ts';
 import { layerNorm } from '../ops/layernorm.ts';
 import { matmul } from '../ops/matmul.ts';
-import { type RopeTable, rope, ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
+import { type RopeTable, ropeQkv, ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
 import { attention } from '../ops/attention.ts';
 import { type ModelConfig, headDim, parameterShapes, validateConfig } from './config.ts';
 import type { HostWeights } from './init.ts';
@@ -70,8 +72,18 @@ export class AyaModel {
         throw new Error(`weights: ${name} has shape [${t.shape}], the config needs [${shape}]`);
       }
     }
+    // q/k/v and gate/up are uploaded side by side ([q; k; v] and [gate; up] rows), so each is one
+    // matmul: concatenating output columns changes no output's bits (each sums over K alone).
+    const fused = new Map<string, string[]>();
+    for (let l = 0; l < config.numHiddenLayers; l++) {
+      const p = `model.layers.${l}`;
+      fused.set(`${p}.self_attn.qkv_proj.weight`, ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.self_attn.${n}.weight`));
+      fused.set(`${p}.mlp.gate_up_proj.weight`, ['gate_proj', 'up_proj'].map((n) => `${p}.mlp.${n}.weight`));
+    }
+    const inFused = new Set([...fused.values()].flat());
     const weights = new Map<string, Tensor>();
-    for (const { name } of parameterShapes(config)) weights.set(name, ctx.upload(host.get(name)!, name));
+    for (const { name } of parameterShapes(config)) if (!inFused.has(name)) weights.set(name, ctx.upload(host.get(name)!, name));
+    for (const [name, parts] of fused) weights.set(name, ctx.upload(concatRows(parts.map((n) => host.get(n)!)), name));
     return new AyaModel(ctx, config, weights);
   }
 
@@ -109,6 +121,7 @@ export class AyaModel {
 
     const ctx = this.ctx;
     const mm = { transB: true, variant: opts.matmulVariant };
+    const heads = { q: c.numAttentionHeads, kv: c.numKeyValueHeads };
     const hd = headDim(c);
     const n = batch * t;
     const idsT = ctx.upload(hostIds([n], ids.flat()), 'ids');
@@ -117,45 +130,36 @@ export class AyaModel {
     for (let l = 0; l < c.numHiddenLayers; l++) {
       const p = `model.layers.${l}`;
       const h = layerNorm(x, this.w(`${p}.input_layernorm.weight`), c.layerNormEps);
-      const proj = (name: string) => matmul(h, this.w(`${p}.${name}.weight`), mm);
-      const q0 = proj('self_attn.q_proj');
-      const k0 = proj('self_attn.k_proj');
-      const v = proj('self_attn.v_proj');
-      const q = rope(q0.reshape([batch, t, c.numAttentionHeads, hd]), this.table, pos0);
-      const k = rope(k0.reshape([batch, t, c.numKeyValueHeads, hd]), this.table, pos0);
-      q0.release();
-      k0.release();
+      const qkv = matmul(h, this.w(`${p}.self_attn.qkv_proj.weight`), mm).intoShape([batch, t, heads.q + 2 * heads.kv, hd]);
       let a: Tensor;
       if (cache) {
-        const row = c.numKeyValueHeads * hd;
-        for (let b = 0; b < batch; b++) {
-          ctx.copy(k, b * t * row, cache.k[l], (b * capacity + pos0) * row, t * row);
-          ctx.copy(v, b * t * row, cache.v[l], (b * capacity + pos0) * row, t * row);
-        }
+        // k and v go straight into the cache rows pos0…; attention reads the filled part.
+        const q = ropeQkv(qkv, this.table, pos0, heads, cache.k[l], cache.v[l]);
         const kvShape = [batch, pos0 + t, c.numKeyValueHeads, hd];
         a = attention(q, cache.k[l].view(kvShape), cache.v[l].view(kvShape), pos0, capacity);
+        q.release();
       } else {
-        a = attention(q, k, v.reshape([batch, t, c.numKeyValueHeads, hd]), 0);
+        const k = ctx.empty([batch, t, c.numKeyValueHeads, hd]);
+        const v = ctx.empty([batch, t, c.numKeyValueHeads, hd]);
+        const q = ropeQkv(qkv, this.table, 0, heads, k, v);
+        a = attention(q, k, v, 0);
+        for (const r of [q, k, v]) r.release();
       }
-      q.release();
-      k.release();
-      v.release();
+      qkv.release();
       const ao = matmul(a.reshape([n, c.numAttentionHeads * hd]), this.w(`${p}.self_attn.o_proj.weight`), mm);
       a.release();
-      const g = proj('mlp.gate_proj');
-      const u = proj('mlp.up_proj');
+      const gu = matmul(h, this.w(`${p}.mlp.gate_up_proj.weight`), mm);
       h.release();
-      const m = swiglu(g, u);
-      g.release();
-      u.release();
+      const m = swigluHalves(gu);
+      gu.release();
       const mo = matmul(m, this.w(`${p}.mlp.down_proj.weight`), mm);
       m.release();
-      const x1 = add(x, ao);
+      // Both residuals in one pass: (x + attention) + MLP, rounded as two adds.
+      const next = add3(x, ao, mo);
       x.release();
       ao.release();
-      x = add(x1, mo);
-      x1.release();
       mo.release();
+      x = next;
     }
     if (cache) cache.length = pos0 + t;
     let rows = x;
@@ -183,4 +187,16 @@ export class AyaModel {
     this.table.cos.release();
     this.table.sin.release();
   }
+}
+
+/** [a; b; …] along the first axis (weights [out, in] stacked into one [Σ out, in]). */
+function concatRows(parts: HostTensor[]): HostTensor {
+  const cols = parts[0].shape[1];
+  const data = like(parts[0].data, parts.reduce((n, t) => n + t.data.length, 0));
+  let o = 0;
+  for (const t of parts) {
+    data.set(t.data, o);
+    o += t.data.length;
+  }
+  return { shape: [data.length / cols, cols], data };
 }

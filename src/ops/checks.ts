@@ -5,10 +5,10 @@
 import type { GpuContext, Tensor } from '../gpu/context.ts';
 import { type HostTensor, hostIds, relativeError, shapeStr } from '../gpu/host.ts';
 import { Rng } from '../util/rng.ts';
-import { add, addCpu, mul, mulCpu, scale, scaleCpu, swiglu, swigluCpu } from './elementwise.ts';
+import { add, add3, add3Cpu, addCpu, mul, mulCpu, scale, scaleCpu, swiglu, swigluCpu, swigluHalves, swigluHalvesCpu } from './elementwise.ts';
 import { MATMUL_VARIANTS, matmul, matmulCpu } from './matmul.ts';
 import { layerNorm, layerNormCpu } from './layernorm.ts';
-import { rope, ropeCpu, ropeTableCpu } from './rope.ts';
+import { rope, ropeCpu, ropeQkv, ropeQkvCpu, ropeTableCpu } from './rope.ts';
 import { attention, attentionCpu } from './attention.ts';
 import { softmax, softmaxCpu } from './softmax.ts';
 import { embedding, embeddingCpu } from './embedding.ts';
@@ -141,6 +141,32 @@ export function opChecks(): OpCheck[] {
       cpu: (x, cos, sin) => ropeCpu(x, { cos, sin }, pos0),
       gpu: (x, cos, sin) => rope(x, { cos, sin }, pos0),
     });
+  }
+  // The decoder's fused forms.
+  for (const shape of [[5], [3, 333]]) {
+    checks.push({ op: 'add3', shape: label(shape), tolerance: TOL_ELEMENTWISE, make: (r) => [randn(r, shape), randn(r, shape), randn(r, shape)], cpu: add3Cpu, gpu: add3 });
+  }
+  for (const shape of [[1, 2], [3, 258], [2, 5, 40]]) {
+    checks.push({ op: 'swiglu halves', shape: label(shape), tolerance: TOL_ELEMENTWISE, make: (r) => [randn(r, shape, 3)], cpu: swigluHalvesCpu, gpu: swigluHalves });
+  }
+  for (const [[batch, seq, hq, hkv, d], pos0, rows] of [[[1, 5, 3, 1, 8], 0, 5], [[2, 3, 4, 2, 16], 11, 20], [[3, 1, 2, 2, 6], 40, 41]] as Array<[number[], number, number]>) {
+    const table = ropeTableCpu(64, d, 10000);
+    const heads = { q: hq, kv: hkv };
+    const make = (r: Rng) => [randn(r, [batch, seq, hq + 2 * hkv, d]), table.cos, table.sin, randn(r, [batch, rows, hkv, d]), randn(r, [batch, rows, hkv, d])];
+    for (const key of ['q', 'k', 'v'] as const) {
+      checks.push({
+        op: `rope + KV append ${key}`,
+        shape: `${label([batch, seq, hq + 2 * hkv, d])} cache ${rows} pos0=${pos0}`,
+        tolerance: TOL_ELEMENTWISE,
+        make,
+        cpu: pickCpu((qkv, cos, sin, k, v) => ropeQkvCpu(qkv, { cos, sin }, pos0, heads, k, v), key),
+        gpu: pickGpu((qkv, cos, sin, k, v) => {
+          const kk = copyOut(k);
+          const vv = copyOut(v);
+          return { q: ropeQkv(qkv, { cos, sin }, pos0, heads, kk, vv), k: kk, v: vv };
+        }, key),
+      });
+    }
   }
   const attn: Array<[number[], number[]]> = [
     [[1, 5, 2, 8], [1, 5, 2, 8]], // plain causal

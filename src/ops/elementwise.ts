@@ -28,6 +28,42 @@ export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
 /** silu(gate) ⊙ up — the SwiGLU MLP's gating. */
 export const swiglu = (gate: Tensor, up: Tensor): Tensor => binary('swiglu', gate, up);
 
+/** (a + b) + c in one pass: the two residual adds of a decoder layer, rounded as two adds. */
+export function add3(a: Tensor, b: Tensor, c: Tensor): Tensor {
+  sameShape('add3', a, b);
+  sameShape('add3', a, c);
+  const out = a.ctx.empty(a.shape);
+  a.ctx.dispatch({
+    shader: 'elementwise',
+    entry: 'add3',
+    bindings: [a, b, out, undefined, undefined, c],
+    uniforms: packUniforms([a.size, f32(0)]),
+    uniformBinding: 3,
+    workgroups: grid1d(Math.ceil(a.size / 256)),
+  });
+  return out;
+}
+
+/** silu(gate) ⊙ up where gateUp [..., 2·I] holds gate then up in each row (one fused matmul). */
+export function swigluHalves(gateUp: Tensor): Tensor {
+  const width = halvesWidth(gateUp.shape);
+  const out = gateUp.ctx.empty([...gateUp.shape.slice(0, -1), width]);
+  gateUp.ctx.dispatch({
+    shader: 'elementwise',
+    entry: 'swiglu_halves',
+    bindings: [gateUp, undefined, out],
+    uniforms: packUniforms([out.size, f32(0), width]),
+    workgroups: grid1d(Math.ceil(out.size / 256)),
+  });
+  return out;
+}
+
+function halvesWidth(shape: readonly number[]): number {
+  const last = shape[shape.length - 1];
+  if (shape.length < 1 || last % 2 !== 0) throw new Error(`swigluHalves: the last axis must hold gate and up (even), got [${shape}]`);
+  return last / 2;
+}
+
 export function scale(a: Tensor, s: number): Tensor {
   const out = a.ctx.empty(a.shape);
   a.ctx.dispatch({
@@ -53,6 +89,22 @@ export const addCpu = (a: HostTensor, b: HostTensor): HostTensor => mapCpu(a, b,
 export const mulCpu = (a: HostTensor, b: HostTensor): HostTensor => mapCpu(a, b, (x, y) => x * y);
 export const swigluCpu = (gate: HostTensor, up: HostTensor): HostTensor =>
   mapCpu(gate, up, (g, u) => (g / (1 + Math.exp(-g))) * u);
+/** Two adds, each rounded to the data's precision, as on the GPU. */
+export const add3Cpu = (a: HostTensor, b: HostTensor, c: HostTensor): HostTensor => addCpu(addCpu(a, b), c);
+
+export function swigluHalvesCpu(gateUp: HostTensor): HostTensor {
+  const width = halvesWidth(gateUp.shape);
+  const rows = gateUp.data.length / (2 * width);
+  const out = like(gateUp.data, rows * width);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < width; j++) {
+      const g = gateUp.data[r * 2 * width + j];
+      out[r * width + j] = (g / (1 + Math.exp(-g))) * gateUp.data[r * 2 * width + width + j];
+    }
+  }
+  return { shape: [...gateUp.shape.slice(0, -1), width], data: out };
+}
+
 export const scaleCpu = (a: HostTensor, s: number): HostTensor => mapCpu(a, null, (x) => x * Math.fround(s));
 
 // ---- backward ------------------------------------------------------------------------------------
