@@ -1,7 +1,8 @@
 // Whole-model throughput for a preset size: forward GFLOP/s (prefill of a batch), training
 // tokens/s (forward + backward + AdamW), and KV-cache decoding tokens/s. FLOPs are counted from the
 // model's matmuls and causal attention (2 per multiply-add), not estimated from time.
-import type { GpuContext, Tensor } from '../gpu/context.ts';
+import { type DispatchSpec, type GpuContext, isMatmulShader, type Tensor } from '../gpu/context.ts';
+import { generate, generateBatch } from '../model/generate.ts';
 import { type ModelConfig, headDim, validateConfig } from '../model/config.ts';
 import { gpuTrainOps } from '../model/backprop.ts';
 import { dpoTrainStep } from '../train/dpo.ts';
@@ -23,7 +24,15 @@ export interface ModelBenchResult {
   forwardRatio: number;
   trainStepMs: number;
   trainTokensPerSecond: number;
+  /** Sampled decoding through generate() (top-k 40, top-p 0.95, T 0.8), one sequence. */
   decodeTokensPerSecond: number;
+  /** generateBatch: `batchedDecodeRows` samples of one prompt advancing together (tokens of all
+   *  sequences per second). Absent in reports from before it was measured. */
+  batchedDecodeTokensPerSecond?: number;
+  batchedDecodeRows?: number;
+  /** Share of GPU time in matmul kernels: each dispatch of one decoding step and of one training
+   *  step replayed on its own and timed (an estimate: kernels timed in isolation). */
+  matmulShare?: { decode: number; train: number };
   /** What one decoded token and one training step record on the GPU: dispatches (of which
    *  matmuls) and queue submissions — the overhead that dominates at these sizes. */
   perDecodedToken: WorkCount;
@@ -79,21 +88,43 @@ export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: n
   }
   const forwardMs = times.sort((a, b) => a - b)[1];
 
-  // Decoding: a 16-token prompt, then 16 single-token steps with the KV cache.
-  const cache = model.createCache(1, 64);
-  const first = model.forward([ids[0].slice(0, 16)], { cache, lastOnly: true });
-  await first.read();
-  first.release();
-  const t0 = performance.now();
-  const decodeWork = { ...ctx.counters };
-  for (let i = 0; i < 16; i++) {
-    const step = model.forward([[ids[0][16 + (i % 16)]]], { cache, lastOnly: true });
-    await step.read();
-    step.release();
+  // Decoding as the panels do it (generate: GPU or host ranking as measured, one readback per
+  // token): a 16-token prompt, then 16 sampled tokens after the first; <eos> held off.
+  const prompt = ids[0].slice(0, 16);
+  const sampling = { temperature: 0.8, topK: 40, topP: 0.95, maxNewTokens: 17, minNewTokens: 17 };
+  for await (const _ of generate(model, prompt, { ...sampling, seed: 1 })) void _; // compile, measure the ranking
+  let decodeWork = { ...ctx.counters };
+  let firstMs = 0;
+  let lastMs = 0;
+  for await (const tok of generate(model, prompt, { ...sampling, seed: 2 })) {
+    if (tok.index === 0) {
+      firstMs = tok.ms;
+      decodeWork = { ...ctx.counters };
+    }
+    lastMs = tok.ms;
   }
-  const decodeTokensPerSecond = 16 / ((performance.now() - t0) / 1000);
+  const decodeTokensPerSecond = 16 / ((lastMs - firstMs) / 1000);
   const perDecodedToken = workSince(ctx, decodeWork, 16);
+  // Batched: 8 samples of the prompt, one step advancing all.
+  const rows = 8;
+  const seeds = Array.from({ length: rows }, (_, i) => 10 + i);
+  await generateBatch(model, prompt, sampling, seeds); // compile, measure the ranking
+  const stamps: number[] = [];
+  await generateBatch(model, prompt, sampling, seeds, undefined, (_, t) => {
+    if (t.index === 0 || t.index === 16) stamps.push(t.ms);
+  });
+  const batchedDecodeTokensPerSecond = (rows * 16) / ((Math.max(...stamps) - Math.min(...stamps)) / 1000);
+  // One decoding step's dispatches, each timed alone.
+  const cache = model.createCache(1, 64);
+  const step = async (input: number[]) => {
+    const logits = model.forward([input], { cache, lastOnly: true });
+    await logits.read();
+    logits.release();
+  };
+  await step(prompt);
+  const decodeSpecs = await recorded(ctx, () => step([ids[0][16]]));
   cache.release();
+  const decodeShare = await matmulShareOf(ctx, decodeSpecs, 10);
   model.dispose();
 
   const wg = new Map<string, Tensor>([...host].map(([k, t]) => [k, ctx.upload(t)]));
@@ -127,6 +158,8 @@ export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: n
   // Normalised to the training step's token count when the batch is odd.
   const dpoStepMs = (await median3(dpoStep)) * (batch / (2 * pairs));
   const perDpoStep = workSince(ctx, dpoWork, 3);
+  // Last: the replays leave the trainer's weights as garbage.
+  const trainShare = await matmulShareOf(ctx, await recorded(ctx, () => trainer.trainStep(batchIn)), 2);
   for (const t of ref.values()) t.release();
   trainer.dispose();
   for (const t of wg.values()) t.release();
@@ -145,10 +178,51 @@ export async function benchModel(ctx: GpuContext, presetId: string, vocabSize: n
     trainStepMs,
     trainTokensPerSecond: (batch * seqLen) / (trainStepMs / 1000),
     decodeTokensPerSecond,
+    batchedDecodeTokensPerSecond,
+    batchedDecodeRows: rows,
+    matmulShare: { decode: decodeShare, train: trainShare },
     perDecodedToken,
     perTrainStep,
     dpoStepMs,
     dpoOverSft: dpoStepMs / trainStepMs,
     perDpoStep,
   };
+}
+
+/** The dispatches `run` records. */
+async function recorded(ctx: GpuContext, run: () => Promise<unknown>): Promise<DispatchSpec[]> {
+  const specs: DispatchSpec[] = [];
+  ctx.onDispatch = (spec) => specs.push(spec);
+  try {
+    await run();
+  } finally {
+    ctx.onDispatch = null;
+  }
+  await ctx.sync();
+  return specs;
+}
+
+/** Replays each dispatch `reps` times between two waits for the GPU, minus an empty wait's time,
+ *  and returns the matmul kernels' share of the summed times. The buffers still exist (the pool
+ *  keeps them) and hold other data by now: timing only. */
+async function matmulShareOf(ctx: GpuContext, specs: readonly DispatchSpec[], reps: number): Promise<number> {
+  const idle = async () => {
+    const t0 = performance.now();
+    await ctx.sync();
+    return performance.now() - t0;
+  };
+  let base = Infinity;
+  for (let i = 0; i < 5; i++) base = Math.min(base, await idle());
+  let matmul = 0;
+  let all = 0;
+  for (const spec of specs) {
+    await ctx.sync();
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) ctx.dispatch(spec);
+    await ctx.sync();
+    const ms = Math.max(0, performance.now() - t0 - base) / reps;
+    all += ms;
+    if (isMatmulShader(spec.shader)) matmul += ms;
+  }
+  return all > 0 ? matmul / all : 0;
 }

@@ -46,7 +46,9 @@ export function formatBench(info: EngineInfo, r: BenchReport): string {
       `  forward            ${m.forwardMs.toFixed(1)} ms = ${m.forwardGflops.toFixed(2)} GFLOP/s (${(m.forwardRatio * 100).toFixed(1)}% of peak)`,
       `  training step      ${m.trainStepMs.toFixed(1)} ms = ${m.trainTokensPerSecond.toFixed(0)} tokens/s (forward + backward + AdamW)`,
       ...(m.dpoStepMs !== undefined ? [`  DPO step           ${m.dpoStepMs.toFixed(1)} ms = ${m.dpoOverSft.toFixed(2)}× the training step on the same tokens (policy + reference forwards, one backward)`] : []),
-      `  decoding           ${m.decodeTokensPerSecond.toFixed(1)} tokens/s (KV cache, batch 1)`,
+      `  decoding           ${m.decodeTokensPerSecond.toFixed(1)} tokens/s (KV cache, one sequence, sampled: top-k 40, top-p 0.95)`,
+      ...(m.batchedDecodeTokensPerSecond !== undefined ? [`  batched decoding   ${m.batchedDecodeTokensPerSecond.toFixed(1)} tokens/s (${m.batchedDecodeRows} samples of one prompt advancing together; all sequences' tokens)`] : []),
+      ...(m.matmulShare ? [`  time in matmul     ${(m.matmulShare.decode * 100).toFixed(0)}% of a decoding step's GPU time, ${(m.matmulShare.train * 100).toFixed(0)}% of a training step's (each kernel replayed alone)`] : []),
       ...(m.perDecodedToken ? [`  GPU work           per decoded token: ${workText(m.perDecodedToken)}; per training step: ${workText(m.perTrainStep)}${m.perDpoStep ? `; per DPO step: ${workText(m.perDpoStep)}` : ''}`] : []),
     );
   }

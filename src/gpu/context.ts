@@ -42,12 +42,19 @@ export interface DispatchSpec {
 
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
+/** The matmul kernels' modules: the static ones and the generated variants (matmul_*). */
+export const isMatmulShader = (shader: string): boolean => shader === 'matmul' || shader.startsWith('matmul_');
+
 /** A grid of at least `n` workgroups, spread over x and y when n exceeds one dimension's limit.
  *  Kernels recover the flat index as wid.x + wid.y * num_workgroups.x. */
 export function grid1d(n: number): [number, number] {
   const x = Math.min(Math.max(n, 1), MAX_WORKGROUPS_PER_DIM);
   return [x, Math.ceil(Math.max(n, 1) / x)];
 }
+
+/** Entries kept: enough for every distinct dispatch of a training step of the models the tab runs. */
+const BIND_GROUP_CACHE = 8192;
+const UNIFORM_CACHE = 4096;
 
 const TENSOR_USAGE = 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008; /* COPY_DST */
 const UNIFORM_USAGE = 0x0040 /* UNIFORM */ | 0x0008; /* COPY_DST */
@@ -67,12 +74,23 @@ export class GpuContext {
 
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<GPUComputePipeline, GPUBindGroupLayout>();
+  /** Decoding and training repeat the same dispatches step after step (the pool hands out the
+   *  same buffers in the same order): bind groups are kept by pipeline and buffers, and uniform
+   *  buffers by content (immutable once written), so a repeated dispatch only records itself. */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly uniformBuffers = new Map<string, GPUBuffer>();
+  /** Uniform buffers evicted from the cache; back to the pool once the commands using them are submitted. */
+  private evictedUniforms: GPUBuffer[] = [];
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private pendingUniforms: GPUBuffer[] = [];
   /** Work recorded since the context began: dispatches (matmul kernels among them) and queue
    *  submissions. The bench reads differences of these to explain where time goes. */
   readonly counters = { dispatches: 0, matmulDispatches: 0, submissions: 0 };
+  /** Sees every dispatch as it is recorded (the bench replays a step's dispatches to time each). */
+  onDispatch: ((spec: DispatchSpec) => void) | null = null;
   private destroyed = false;
   /** Validation/out-of-memory errors nobody caught yet; the next readback or sync throws them. */
   private errors: string[] = [];
@@ -184,24 +202,56 @@ export class GpuContext {
     if (this.destroyed) throw new Error('GPU context was destroyed');
     if (this.lostInfo) throw new Error(`GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`);
     const pipeline = this.pipeline(spec.shader, spec.entry, spec.constants);
-    const entries: GPUBindGroupEntry[] = [];
+    const buffers: Array<[number, GPUBuffer]> = [];
     spec.bindings.forEach((b, binding) => {
-      if (b) entries.push({ binding, resource: { buffer: b instanceof Tensor ? b.buffer : b } });
+      if (b) buffers.push([binding, b instanceof Tensor ? b.buffer : b]);
     });
-    if (spec.uniforms) {
-      const u = this.pool.acquire(spec.uniforms.byteLength, UNIFORM_USAGE, 'uniforms');
-      this.device.queue.writeBuffer(u, 0, spec.uniforms.buffer, spec.uniforms.byteOffset, spec.uniforms.byteLength);
-      this.pendingUniforms.push(u);
-      entries.push({ binding: spec.uniformBinding ?? spec.bindings.length, resource: { buffer: u } });
+    if (spec.uniforms) buffers.push([spec.uniformBinding ?? spec.bindings.length, this.uniformBuffer(spec.uniforms)]);
+    const key = `${spec.shader}:${spec.entry}:${spec.constants ? JSON.stringify(spec.constants) : ''}|${buffers.map(([i, b]) => `${i}=${this.bufferId(b)}`).join(',')}`;
+    let bindGroup = this.bindGroups.get(key);
+    if (bindGroup) {
+      this.bindGroups.delete(key); // most recently used last
+    } else {
+      let layout = this.layouts.get(pipeline);
+      if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+      bindGroup = this.device.createBindGroup({ layout, entries: buffers.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
     }
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.bindGroups.set(key, bindGroup);
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = spec.workgroups;
     pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
-    if (spec.shader === 'matmul' || spec.shader.startsWith('matmul_')) this.counters.matmulDispatches++;
+    if (isMatmulShader(spec.shader)) this.counters.matmulDispatches++;
+    this.onDispatch?.(spec);
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  /** A uniform buffer holding these bytes: the cached one, or a new one written now. */
+  private uniformBuffer(data: ArrayBufferView): GPUBuffer {
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.byteLength / 4);
+    const key = words.join(',');
+    let u = this.uniformBuffers.get(key);
+    if (u) {
+      this.uniformBuffers.delete(key);
+    } else {
+      u = this.pool.acquire(data.byteLength, UNIFORM_USAGE, 'uniforms');
+      this.device.queue.writeBuffer(u, 0, data.buffer, data.byteOffset, data.byteLength);
+      if (this.uniformBuffers.size >= UNIFORM_CACHE) {
+        const [oldKey, old] = this.uniformBuffers.entries().next().value!;
+        this.uniformBuffers.delete(oldKey);
+        this.evictedUniforms.push(old);
+      }
+    }
+    this.uniformBuffers.set(key, u);
+    return u;
   }
 
   /** Records a copy of `count` elements from src[srcOffset..] to dst[dstOffset..] (in order with dispatches). */
@@ -224,8 +274,9 @@ export class GpuContext {
       this.encoder = null;
       this.counters.submissions++;
     }
-    for (const u of this.pendingUniforms) this.pool.release(u);
-    this.pendingUniforms = [];
+    // Safe to rewrite now: every command that read them is submitted (queue order does the rest).
+    for (const u of this.evictedUniforms) this.pool.release(u);
+    this.evictedUniforms = [];
   }
 
   /** Submits and waits for the GPU to finish (for timing). */
@@ -244,6 +295,9 @@ export class GpuContext {
     if (this.destroyed) return;
     this.flush();
     this.destroyed = true;
+    this.bindGroups.clear();
+    for (const u of this.uniformBuffers.values()) this.pool.release(u);
+    this.uniformBuffers.clear();
     this.pool.trim();
     this.device.destroy();
   }
