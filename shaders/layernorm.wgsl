@@ -53,6 +53,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }
 
+// ---- add3_main: both residual adds, then the next LayerNorm ----------------------------------------
+// x_next = (x + res_a) + res_b is written out and normalised in the same pass (each invocation
+// re-reads only the elements it wrote). Same sums in the same order as add3 then main: same bits.
+
+@group(0) @binding(6) var<storage, read> res_a: array<f32>;
+@group(0) @binding(7) var<storage, read> res_b: array<f32>;
+@group(0) @binding(8) var<storage, read_write> x_next: array<f32>;
+
+@compute @workgroup_size(64)
+fn add3_main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let row = flat_wg(wid, nwg);
+  if (row >= p.rows) { return; }
+  let base = row * p.dim;
+  var s = 0.0;
+  for (var i = lid; i < p.dim; i += WG) {
+    let ab = x[base + i] + res_a[base + i];
+    let v = ab + res_b[base + i];
+    x_next[base + i] = v;
+    s += v;
+  }
+  let mean = reduce_sum(lid, s) / f32(p.dim);
+  var v2 = 0.0;
+  for (var i = lid; i < p.dim; i += WG) {
+    let d = x_next[base + i] - mean;
+    v2 += d * d;
+  }
+  let inv = 1.0 / sqrt(reduce_sum(lid, v2) / f32(p.dim) + p.eps);
+  for (var i = lid; i < p.dim; i += WG) {
+    out[base + i] = (x_next[base + i] - mean) * inv * w[i];
+  }
+}
+
 // ---- backward --------------------------------------------------------------------------------------
 // With x̂ = (x − mean)·rstd and y = x̂ ⊙ w, for each row:
 //   dx = rstd · (dy⊙w − mean(dy⊙w) − x̂ · mean(dy⊙w⊙x̂)),   dw = Σ_rows dy ⊙ x̂.

@@ -1,12 +1,13 @@
 // The Aya-style transformer on the GPU (HF CohereForCausalLM): prefill of whole sequences and
 // KV-cache decoding. Parallel attention and SwiGLU MLP read the same LayerNorm output. Fused where
 // it saves dispatches without changing a bit: one q/k/v matmul whose output RoPE splits into the
-// cache, one gate/up matmul, both residual adds in one pass (ops checked against their references).
+// cache, one gate/up matmul, both residual adds and the next LayerNorm in one pass (ops checked
+// against their references; the whole forward against the plain one in test/unit/model-fused.test.ts).
 import type { GpuContext, Tensor } from '../gpu/context.ts';
 import { type HostTensor, hostIds, like } from '../gpu/host.ts';
-import { add3, scale, swigluHalves } from '../ops/elementwise.ts';
+import { scale, swigluHalves } from '../ops/elementwise.ts';
 import { embedding } from '../ops/embedding.ts';
-import { layerNorm } from '../ops/layernorm.ts';
+import { addLayerNorm, layerNorm } from '../ops/layernorm.ts';
 import { matmul } from '../ops/matmul.ts';
 import { type RopeTable, ropeQkv, ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
 import { attention } from '../ops/attention.ts';
@@ -127,9 +128,10 @@ export class AyaModel {
     const idsT = ctx.upload(hostIds([n], ids.flat()), 'ids');
     let x = embedding(idsT, this.w('model.embed_tokens.weight')); // [n, H]
     idsT.release();
+    // h: the LayerNorm of the residual stream that the next layer (or the output) reads.
+    let h = layerNorm(x, this.w('model.layers.0.input_layernorm.weight'), c.layerNormEps);
     for (let l = 0; l < c.numHiddenLayers; l++) {
       const p = `model.layers.${l}`;
-      const h = layerNorm(x, this.w(`${p}.input_layernorm.weight`), c.layerNormEps);
       const qkv = matmul(h, this.w(`${p}.self_attn.qkv_proj.weight`), mm).intoShape([batch, t, heads.q + 2 * heads.kv, hd]);
       let a: Tensor;
       if (cache) {
@@ -154,24 +156,27 @@ export class AyaModel {
       gu.release();
       const mo = matmul(m, this.w(`${p}.mlp.down_proj.weight`), mm);
       m.release();
-      // Both residuals in one pass: (x + attention) + MLP, rounded as two adds.
-      const next = add3(x, ao, mo);
+      // Both residuals in one pass, (x + attention) + MLP rounded as two adds, and the next
+      // LayerNorm (the next layer's input norm, or the final norm) in the same dispatch.
+      const nextNorm = l + 1 < c.numHiddenLayers ? `model.layers.${l + 1}.input_layernorm.weight` : 'model.norm.weight';
+      const next = addLayerNorm(x, ao, mo, this.w(nextNorm), c.layerNormEps);
       x.release();
       ao.release();
       mo.release();
-      x = next;
+      x = next.sum;
+      h = next.normed;
     }
+    x.release();
     if (cache) cache.length = pos0 + t;
-    let rows = x;
+    // The final norm is per row: normalising every position and keeping the last is the same.
+    let xn = h;
     let tOut = t;
     if (opts.lastOnly && t > 1) {
-      rows = ctx.empty([batch, c.hiddenSize]);
-      for (let b = 0; b < batch; b++) ctx.copy(x, (b * t + t - 1) * c.hiddenSize, rows, b * c.hiddenSize, c.hiddenSize);
-      x.release();
+      xn = ctx.empty([batch, c.hiddenSize]);
+      for (let b = 0; b < batch; b++) ctx.copy(h, (b * t + t - 1) * c.hiddenSize, xn, b * c.hiddenSize, c.hiddenSize);
+      h.release();
       tOut = 1;
     }
-    const xn = layerNorm(rows, this.w('model.norm.weight'), c.layerNormEps);
-    rows.release();
     const raw = matmul(xn, this.w('model.embed_tokens.weight'), mm);
     xn.release();
     if (c.logitScale === 1) return raw.intoShape([batch, tOut, c.vocabSize]);

@@ -7,7 +7,7 @@ import { type HostTensor, hostIds, relativeError, shapeStr } from '../gpu/host.t
 import { Rng } from '../util/rng.ts';
 import { add, add3, add3Cpu, addCpu, mul, mulCpu, scale, scaleCpu, swiglu, swigluCpu, swigluHalves, swigluHalvesCpu } from './elementwise.ts';
 import { MATMUL_VARIANTS, matmul, matmulCpu } from './matmul.ts';
-import { layerNorm, layerNormCpu } from './layernorm.ts';
+import { addLayerNorm, addLayerNormCpu, layerNorm, layerNormCpu } from './layernorm.ts';
 import { rope, ropeCpu, ropeQkv, ropeQkvCpu, ropeTableCpu } from './rope.ts';
 import { attention, attentionCpu } from './attention.ts';
 import { softmax, softmaxCpu } from './softmax.ts';
@@ -143,6 +143,19 @@ export function opChecks(): OpCheck[] {
     });
   }
   // The decoder's fused forms.
+  for (const [rows, dim] of [[1, 8], [7, 100], [3, 257]]) {
+    const make = (r: Rng) => [randn(r, [rows, dim], 2), randn(r, [rows, dim]), randn(r, [rows, dim]), randn(r, [dim])];
+    for (const key of ['sum', 'normed'] as const) {
+      checks.push({
+        op: `add + layernorm ${key}`,
+        shape: label([rows, dim]),
+        tolerance: TOL_ELEMENTWISE,
+        make,
+        cpu: pickCpu((x, a, b, w) => addLayerNormCpu(x, a, b, w, 1e-5), key),
+        gpu: pickGpu((x, a, b, w) => addLayerNorm(x, a, b, w, 1e-5), key),
+      });
+    }
+  }
   for (const shape of [[5], [3, 333]]) {
     checks.push({ op: 'add3', shape: label(shape), tolerance: TOL_ELEMENTWISE, make: (r) => [randn(r, shape), randn(r, shape), randn(r, shape)], cpu: add3Cpu, gpu: add3 });
   }

@@ -1,6 +1,7 @@
 // Cohere LayerNorm over the last axis (weight only, no bias). Kernel: shaders/layernorm.wgsl.
 import { grid1d, type Tensor } from '../gpu/context.ts';
 import { type HostTensor, like } from '../gpu/host.ts';
+import { add3Cpu } from './elementwise.ts';
 import { f32, packUniforms } from './uniforms.ts';
 
 function dims(x: { shape: readonly number[] }, w: { shape: readonly number[] }): { rows: number; dim: number } {
@@ -20,6 +21,29 @@ export function layerNorm(x: Tensor, w: Tensor, eps: number): Tensor {
     workgroups: grid1d(rows),
   });
   return out;
+}
+
+/** The residual stream's step and the next LayerNorm in one pass: sum = (x + a) + b (rounded as two
+ *  adds) and normed = layerNorm(sum, w, eps), bit for bit as add3 then layerNorm. */
+export function addLayerNorm(x: Tensor, a: Tensor, b: Tensor, w: Tensor, eps: number): { sum: Tensor; normed: Tensor } {
+  const { rows, dim } = dims(x, w);
+  for (const t of [a, b]) if (t.size !== x.size) throw new Error(`addLayerNorm: [${t.shape}] does not match x [${x.shape}]`);
+  const sum = x.ctx.empty(x.shape);
+  const normed = x.ctx.empty(x.shape);
+  x.ctx.dispatch({
+    shader: 'layernorm',
+    entry: 'add3_main',
+    bindings: [x, w, normed, undefined, undefined, undefined, a, b, sum],
+    uniforms: packUniforms([rows, dim, f32(eps)]),
+    uniformBinding: 3,
+    workgroups: grid1d(rows),
+  });
+  return { sum, normed };
+}
+
+export function addLayerNormCpu(x: HostTensor, a: HostTensor, b: HostTensor, w: HostTensor, eps: number): { sum: HostTensor; normed: HostTensor } {
+  const sum = add3Cpu(x, a, b);
+  return { sum, normed: layerNormCpu(sum, w, eps) };
 }
 
 /** Mean and 1/sqrt(var + eps) of x[o .. o + dim) (centred two-pass variance, as the kernel). */
