@@ -1,4 +1,5 @@
 // Human-readable output for the CLI (the --json forms print the objects as they are).
+import { type KernelChoices, MATMUL_CLASSES } from '../ops/tune.ts';
 import type { BenchReport } from '../bench/bench.ts';
 import type { CheckSummary, EngineInfo } from '../engine/api.ts';
 
@@ -11,6 +12,7 @@ export function formatInfo(info: EngineInfo): string {
     `app           aya-playground ${info.versions.app}`,
     `subgroups     ${a.subgroupMinSize ?? '?'}–${a.subgroupMaxSize ?? '?'}`,
     `features      ${a.features.join(', ')}`,
+    `matmul        ${info.matmul.choices ? `measured: ${MATMUL_CLASSES.map((c) => `${c.name} ${info.matmul.choices!.choices[c.name]}`).join(', ')} (${info.matmul.choices.measuredAt})` : `not measured on this adapter (aya-playground tune): ${info.matmul.default} for 64 rows`}`,
     'limits:',
     ...Object.entries(a.limits).map(([k, v]) => `  ${k.padEnd(44)} ${v}`),
   ];
@@ -60,3 +62,19 @@ export function formatBench(info: EngineInfo, r: BenchReport): string {
 
 const workText = (w: { dispatches: number; matmulDispatches: number; submissions: number }) =>
   `${w.dispatches.toFixed(0)} dispatches (${w.matmulDispatches.toFixed(0)} matmul), ${w.submissions.toFixed(1)} submissions`;
+
+/** The kernel choices per row class and every variant's time (src/ops/tune.ts). */
+export function formatKernels(k: KernelChoices, stored: string | null): string {
+  const variants = [...new Set(k.rows.map((r) => r.variant))].sort();
+  const lines = [`matmul kernels measured on ${k.adapter} in ${k.seconds.toFixed(1)} s (ms for one step's matmuls of each class; ≠: bits differ from v1, not eligible):`, ''];
+  lines.push(['class'.padEnd(9), ...variants.map((v) => v.padStart(10)), '  chosen'].join(''));
+  for (const c of MATMUL_CLASSES) {
+    const cells = variants.map((v) => {
+      const r = k.rows.find((x) => x.cls === c.name && x.variant === v);
+      return (r ? (r.ms === null ? 'failed' : `${r.ms.toFixed(1)}${r.exact ? '' : '≠'}`) : '—').padStart(10);
+    });
+    lines.push([c.name.padEnd(9), ...cells, `  ${k.choices[c.name]}   (${c.serves})`].join(''));
+  }
+  if (stored) lines.push('', `kept in ${stored}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -21,7 +21,7 @@ import { DEFAULT_SAMPLING, type SamplingOptions } from '../model/sample.ts';
 import { MODEL_PRESETS } from '../model/presets.ts';
 import { GGUF_DTYPES, type GgufDtype } from '../model/ggufExport.ts';
 import { ONNX_MODEL_FILE, ONNX_OPSET } from '../model/onnxExport.ts';
-import { formatBench, formatCheck, formatInfo } from './format.ts';
+import { formatBench, formatCheck, formatInfo, formatKernels } from './format.ts';
 import { nodePlatform } from './platform.ts';
 import { ggufTeachers } from './teacherOptions.ts';
 
@@ -32,6 +32,9 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
   bench [--sizes 256,512,1024] [--variants v4,v5] [--no-model-shapes] [--no-model] [--seconds S]
                                              FMA peak, matmul GFLOP/s (ratio to peak), model
                                              forward GFLOP/s, training and decoding tokens/s
+  tune [--model DIR]                         times every matmul variant at a model's shapes (default:
+                                             the zoo's), keeps the fastest exact one per row class for
+                                             this adapter (a file the CLI and serve read)
   create --out DIR [--size ${MODEL_PRESETS.map((p) => p.id).join('|')}] [--seed N]
                                              a randomly initialised model folder (universal tokenizer)
   tokenize [--tokenizer MODEL_DIR] (--text "…" | --file F.jsonl)
@@ -73,6 +76,7 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   info: {},
   check: { seed: { type: 'string' } },
   bench: { sizes: { type: 'string' }, variants: { type: 'string' }, 'no-model-shapes': { type: 'boolean' }, 'no-model': { type: 'boolean' }, seconds: { type: 'string' } },
+  tune: { model: { type: 'string' } },
   create: { out: { type: 'string' }, size: { type: 'string', default: 'tiny' }, seed: { type: 'string', default: '1' }, name: { type: 'string' } },
   tokenize: { tokenizer: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' } },
   logprobs: { model: { type: 'string' }, text: { type: 'string' }, ids: { type: 'string' }, lang: { type: 'string' } },
@@ -207,6 +211,14 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
       if (!asJson) process.stderr.write('\n');
       const info = await engine.info();
       out(asJson ? `${JSON.stringify({ adapter: info.adapter, ...report }, null, 2)}\n` : formatBench(info, report));
+      return 0;
+    }
+    case 'tune': {
+      const k = await runJob(engine, 'tuneKernels', typeof values.model === 'string' ? { modelId: resolve(values.model) } : {}, (p) => {
+        if (!asJson) process.stderr.write(`\r[${Math.round(p.fraction * 100)}%] measuring`.padEnd(40));
+      });
+      if (!asJson) process.stderr.write('\n');
+      out(asJson ? `${JSON.stringify(k, null, 2)}\n` : formatKernels(k, (await engine.info()).matmul.choicesStored));
       return 0;
     }
     case 'create': {

@@ -9,6 +9,7 @@ import { createNodeContext } from '../gpu/node.ts';
 import { nodeUdhrSource } from '../data/source.node.ts';
 import { mergeFolders } from '../merge/merge.node.ts';
 import { dirModelStore } from './dirStore.ts';
+import { fileKernelStore } from './kernelStore.ts';
 
 /** The shipped universal tokenizer (made by `npm run tokenizer`). */
 export const BUILTIN_TOKENIZER = fileURLToPath(new URL('../../public/tokenizers/universal-23/tokenizer.json', import.meta.url));
@@ -46,4 +47,5 @@ export const nodePlatform: EnginePlatform = {
   mergeFolders,
   outputs: nodeOutputs,
   machine: nodeMachine,
+  kernelChoices: fileKernelStore,
 };

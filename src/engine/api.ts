@@ -15,6 +15,7 @@
 import type { AdapterSummary, DeviceLoss } from '../gpu/context.ts';
 import type { OpCheckResult } from '../ops/checks.ts';
 import type { BenchOptions, BenchProgress, BenchReport } from '../bench/bench.ts';
+import type { KernelChoices, TuneShapes } from '../ops/tune.ts';
 import type { ModelFiles } from '../model/folder.ts';
 import type { StopReason } from '../model/generate.ts';
 import type { LogprobsResult } from '../model/logprobs.ts';
@@ -56,7 +57,9 @@ export type { ModelSummary, ModelFiles, Prompt, MergeInspection, MergeInspectReq
 export interface EngineInfo {
   adapter: AdapterSummary;
   versions: { app: string; runtime: string };
-  matmul: { variants: string[]; default: string };
+  /** `default`: the variant a 64-row matmul uses; `choices`: the variants measured fastest per row
+   *  class on this adapter (null: not measured here, the built-in rule picks; `tuneKernels`). */
+  matmul: { variants: string[]; default: string; choices: KernelChoices | null; choicesStored: string | null };
   deviceLost: DeviceLoss | null;
   /** Where this engine runs: the tab's Worker, the desktop runtime, the CLI. */
   host: 'tab' | 'runtime' | 'cli';
@@ -380,6 +383,22 @@ export interface JobTypes {
   mergeSearch: { request: MergeSearchRequest; event: SearchProgress; result: SearchResult };
   zoo: { request: ZooRequest; event: ZooEvent; result: unknown };
   trainTokenizer: { request: TokenizerTrainRequest; event: never; result: TokenizerTrainResult };
+  tuneKernels: { request: TuneKernelsRequest; event: TuneKernelsProgress; result: KernelChoices };
+}
+
+/** Times the matmul variants at a model's shapes and keeps the fastest per row class (stored for
+ *  this adapter). Default shapes: the shipped zoo's. */
+export interface TuneKernelsRequest {
+  /** Time at this model's shapes. */
+  modelId?: string;
+  /** Or at these dimensions (small ones measure quickly). */
+  shapes?: TuneShapes;
+}
+
+export interface TuneKernelsProgress {
+  done: number;
+  total: number;
+  fraction: number;
 }
 
 export type JobKind = keyof JobTypes;
@@ -402,6 +421,7 @@ export const JOB_KINDS: readonly JobKind[] = [
   'mergeSearch',
   'zoo',
   'trainTokenizer',
+  'tuneKernels',
 ];
 
 /** Jobs with steps to pause between. */

@@ -1,5 +1,6 @@
 // What the engine's parts share, and what differs between the places it runs (the platform).
 import type { GpuContext } from '../gpu/context.ts';
+import type { KernelChoices } from '../ops/tune.ts';
 import type { UdhrSource } from '../data/corpus.ts';
 import type { MergeConfig } from '../merge/config.ts';
 import type { MergeFoldersOptions, MergeFoldersResult } from '../merge/merge.node.ts';
@@ -42,8 +43,17 @@ export interface EnginePlatform {
   machine?(): Record<string, unknown>;
   /** Teachers that are not our models and come with the platform (the runtime's GGUF files). */
   teachers?: TeacherBackend[];
+  /** Where the measured kernel choices are kept per adapter (IndexedDB, a file); absent: nowhere. */
+  kernelChoices?: KernelChoiceStore;
   /** ONNX teachers: onnxruntime-web's execution providers to try, in order (default: wasm). */
   onnxProviders?: OnnxProvider[];
+}
+
+export interface KernelChoiceStore {
+  /** Where they are kept, for people (a path, "this browser's IndexedDB"). */
+  where: string;
+  load(adapter: string): Promise<KernelChoices | null>;
+  save(choices: KernelChoices): Promise<void>;
 }
 
 export interface EngineCore {
@@ -54,6 +64,8 @@ export interface EngineCore {
   teachers: TeacherHub;
   /** "aya-playground 0.1.0" (+ where), for provenance. */
   createdBy: string;
+  /** The kernel choices in force on each context (stored for its adapter, or just measured). */
+  kernels: WeakMap<GpuContext, KernelChoices>;
 }
 
 /** Seconds left, from the time so far and the work done. */

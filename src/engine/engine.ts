@@ -1,7 +1,9 @@
 // The Engine, in process: the façade that puts the parts together (device, model library, shared
 // resources, one module per job) behind the EngineApi contract (api.ts). The Worker and the desktop
 // runtime serve this object over protocol.ts; the CLI calls it directly.
+import type { GpuContext } from '../gpu/context.ts';
 import { availableVariants, defaultVariant } from '../ops/matmul.ts';
+import { adapterSignature, applyKernelChoices, type KernelChoices } from '../ops/tune.ts';
 import { language } from '../data/languages.ts';
 import { sequenceLogprobs } from '../model/logprobs.ts';
 import { onnxFolderFiles } from '../model/onnxExport.ts';
@@ -32,7 +34,7 @@ import { DeviceManager } from './device.ts';
 import { ModelLibrary } from './library.ts';
 import { Resources } from './resources.ts';
 import { type JobControl, type JobRecord, JobRegistry } from './jobRegistry.ts';
-import { bench, checkOps, peers } from './jobs/diagnostics.ts';
+import { bench, checkOps, peers, tuneKernels } from './jobs/diagnostics.ts';
 import { sample } from './jobs/sample.ts';
 import { heldOutLoss, train } from './jobs/train.ts';
 import { arbitrage, arbitrageExperiment, evaluate } from './jobs/arbitrage.ts';
@@ -50,7 +52,7 @@ export type { EnginePlatform };
 
 type Runner = (core: EngineCore, request: never, ctl: JobControl<never>) => Promise<unknown>;
 
-const RUNNERS: Record<JobKind, Runner> = { checkOps, bench, peers, sample, heldOutLoss, train, arbitrage, evaluate, arbitrageExperiment, dpo, merge, mergeSearch, zoo, trainTokenizer } as Record<JobKind, Runner>;
+const RUNNERS: Record<JobKind, Runner> = { checkOps, bench, tuneKernels, peers, sample, heldOutLoss, train, arbitrage, evaluate, arbitrageExperiment, dpo, merge, mergeSearch, zoo, trainTokenizer } as Record<JobKind, Runner>;
 
 /** A short description of a job for job lists. */
 function jobLabel(kind: JobKind, req: Record<string, unknown>): string {
@@ -99,7 +101,21 @@ export class Engine implements EngineApi {
   private readonly listeners = new Set<(e: EngineEvent) => void>();
 
   constructor(readonly platform: EnginePlatform) {
-    const device = new DeviceManager(platform.acquireGpu);
+    const kernels = new WeakMap<GpuContext, KernelChoices>();
+    // A new device takes this adapter's measured kernel choices, when there are some.
+    const device = new DeviceManager(async () => {
+      const c = await platform.acquireGpu();
+      const stored = await platform.kernelChoices?.load(adapterSignature(c.adapter)).catch(() => null);
+      if (stored) {
+        try {
+          applyKernelChoices(c, stored);
+          kernels.set(c, stored);
+        } catch {
+          // Another adapter's (or an unreadable) record: the built-in rule picks.
+        }
+      }
+      return c;
+    });
     const resources = new Resources(platform.udhr, platform.builtinTokenizer);
     const createdBy = `aya-playground ${pkg.version}${platform.host === 'tab' ? '' : ` (${platform.host})`}`;
     const library = new ModelLibrary(platform.models, device, resources.builtinTokenizer, createdBy);
@@ -107,7 +123,7 @@ export class Engine implements EngineApi {
     device.onContextGone = (c) => library.forget(c);
     device.onDeviceLost((loss) => this.broadcast({ type: 'device-lost', loss }));
     this.jobRegistry.onChange((jobs) => this.broadcast({ type: 'jobs', jobs }));
-    this.core = { platform, device, library, resources, createdBy, teachers: new TeacherHub(platform.teachers ?? []) };
+    this.core = { platform, device, library, resources, createdBy, kernels, teachers: new TeacherHub(platform.teachers ?? []) };
   }
 
   // ---- calls ----------------------------------------------------------------------------------
@@ -117,7 +133,7 @@ export class Engine implements EngineApi {
     return {
       adapter: c.adapter,
       versions: { app: pkg.version, runtime: this.platform.runtime },
-      matmul: { variants: availableVariants(c).map((v) => v.name), default: defaultVariant(c) },
+      matmul: { variants: availableVariants(c).map((v) => v.name), default: defaultVariant(c), choices: this.core.kernels.get(c) ?? null, choicesStored: this.platform.kernelChoices?.where ?? null },
       deviceLost: c.lostInfo,
       host: this.platform.host,
       libraryRoots: this.platform.libraryRoots ?? [],

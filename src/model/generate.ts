@@ -186,7 +186,7 @@ export async function generateBatch(
       }
       // The prefill is the prompt's alone (batch 1, as in generate); decoding asks for a row-exact
       // matmul so that a sequence's bits do not depend on how many run beside it.
-      const logits = model.forward(input, { cache, lastOnly: true, matmulVariant: index === 0 ? undefined : decodeVariant(live.length) });
+      const logits = model.forward(input, { cache, lastOnly: true, matmulVariant: index === 0 ? undefined : decodeVariant(model.ctx, live.length) });
       const draws = live.map((i) => rngs[i].uniform());
       const ids = await sampleRows(logits, sampling, draws, index < minNew ? c.eosTokenId : undefined);
       const ms = performance.now() - t0;

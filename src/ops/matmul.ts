@@ -112,17 +112,32 @@ export function availableVariants(ctx: GpuContext): MatmulVariant[] {
  *  together get exactly the bits each gets alone (batched decoding relies on this). */
 export const ROW_EXACT_VARIANTS = ['v1', 'v6', 'v7', 'v8'] as const;
 
-/** The row-exact variant for M rows: 4 outputs of a row per invocation for a few rows, 4×4 blocks
- *  when 4 or more rows share each load of B (measured on SwiftShader: 4–8× v1 at 1×4096×64). */
-export function decodeVariant(m: number): string {
-  return m < 4 ? 'v7' : 'v8';
+/** Row counts that share a measured kernel choice (src/ops/tune.ts times each class). */
+export type MatmulClass = 'decode' | 'batched' | 'bulk';
+
+export function matmulClassOf(m: number): MatmulClass {
+  return m <= 4 ? 'decode' : m <= 16 ? 'batched' : 'bulk';
 }
 
-/** The variant the model uses on this device for M rows: a row-exact decoding kernel for a few
- *  rows (decoding: tiles would be mostly empty), the CPU-tuned kernels on CPU adapters (the fastest
- *  measured there), workgroup tiling on GPUs. `npm run bench` shows all of them side by side. */
+/** Where a context keeps the variant measured fastest for a class (GpuContext.choices). */
+export const matmulChoiceKey = (cls: MatmulClass): string => `matmul ${cls}`;
+
+/** The row-exact variant for M rows (batched decoding): the one measured for decoding on this
+ *  device when there is one (tune.ts chooses only variants bit-identical to v1), else 4 outputs of
+ *  a row per invocation for a few rows, 4×4 blocks when 4 or more rows share each load of B
+ *  (measured on SwiftShader: 4–8× v1 at 1×4096×64). */
+export function decodeVariant(ctx: GpuContext, m: number): string {
+  return ctx.choices.get(matmulChoiceKey(m <= 4 ? 'decode' : 'batched')) ?? (m < 4 ? 'v7' : 'v8');
+}
+
+/** The variant the model uses on this device for M rows: the one measured fastest for this many
+ *  rows (src/ops/tune.ts), else a row-exact decoding kernel for a few rows (tiles would be mostly
+ *  empty), the CPU-tuned kernels on CPU adapters (the fastest measured there), workgroup tiling on
+ *  GPUs. `npm run bench` shows all of them side by side. */
 export function defaultVariant(ctx: GpuContext, m = 64): string {
-  if (m <= 4) return decodeVariant(m);
+  const chosen = ctx.choices.get(matmulChoiceKey(matmulClassOf(m)));
+  if (chosen) return chosen;
+  if (m <= 4) return decodeVariant(ctx, m);
   if (!ctx.isCpuAdapter) return 'v3';
   return ctx.hasFeature('subgroups') ? 'v5' : 'v4';
 }

@@ -13,6 +13,7 @@
 // - model ids resolve inside the library folders only (src/runtime/library.ts);
 // - the OpenAI-compatible API (/v1/…, src/runtime/openaiApi.ts) sits behind the same token, which
 //   OpenAI clients send as their API key (Authorization: Bearer).
+import { fileKernelStore } from '../cli/kernelStore.ts';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -159,6 +160,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     libraryRoots: roots.map((r) => r.dir),
     mergeFolders,
     machine: nodeMachine,
+    kernelChoices: fileKernelStore,
     teachers: o.teachers ?? [],
   });
   const info = await engine.info();

@@ -6,6 +6,8 @@ import { createBrowserContext } from '../gpu/browser.ts';
 import { browserUdhrSource } from '../data/source.browser.ts';
 import { indexedDbModelStore } from '../store/models.ts';
 import { builtinModelStore, combinedStore } from '../store/builtinModels.ts';
+import { get, set } from 'idb-keyval';
+import type { KernelChoices } from '../ops/tune.ts';
 
 const builtin = builtinModelStore(import.meta.env.BASE_URL);
 
@@ -24,6 +26,11 @@ const engine = new Engine({
   zooManifest: () => builtin.manifest(),
   // ONNX teachers: onnxruntime-web's WebGPU provider where the browser has WebGPU, else WASM.
   onnxProviders: 'gpu' in navigator ? ['webgpu', 'wasm'] : ['wasm'],
+  kernelChoices: {
+    where: "this browser's IndexedDB",
+    load: async (adapter) => (await get<KernelChoices>(`kernels:${adapter}`)) ?? null,
+    save: (choices) => set(`kernels:${choices.adapter}`, choices),
+  },
 });
 
 // Structured clone carries every value of the contract (Maps, byte arrays, NaN) as it is.

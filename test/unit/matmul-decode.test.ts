@@ -44,11 +44,11 @@ describe('row-exact matmul variants', () => {
     const rows = random(rng, [6, 64]);
     const w = ctx.upload(random(rng, [96, 64]));
     const all = ctx.upload(rows);
-    const batched = matmul(all, w, { transB: true, variant: decodeVariant(6) });
+    const batched = matmul(all, w, { transB: true, variant: decodeVariant(ctx, 6) });
     const full = Array.from((await batched.read()).data);
     for (let r = 0; r < 6; r++) {
       const one = ctx.upload(hostTensor([1, 64], rows.data.slice(r * 64, r * 64 + 64)));
-      const single = matmul(one, w, { transB: true, variant: decodeVariant(1) });
+      const single = matmul(one, w, { transB: true, variant: decodeVariant(ctx, 1) });
       expect(Array.from((await single.read()).data)).toEqual(full.slice(r * 96, r * 96 + 96));
       single.release();
       one.release();
@@ -59,6 +59,6 @@ describe('row-exact matmul variants', () => {
   it('decoding (one row) uses a row-exact variant by default', async () => {
     const ctx = await gpu();
     expect(ROW_EXACT_VARIANTS).toContain(defaultVariant(ctx, 1));
-    expect(ROW_EXACT_VARIANTS).toContain(decodeVariant(8));
+    expect(ROW_EXACT_VARIANTS).toContain(decodeVariant(ctx, 8));
   });
 });

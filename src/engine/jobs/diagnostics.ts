@@ -5,8 +5,9 @@ import { type CheckEvent, type CheckRequest, type CheckSummary, JobCancelled } f
 import type { EngineCore } from '../core.ts';
 import type { JobControl } from '../jobRegistry.ts';
 import { type PeerModel, peerOptions, type PeersProgress, runPeers } from '../../bench/peers/peers.ts';
-import type { PeersReport, PeersRequest } from '../api.ts';
-import { type ModelConfig, validateConfig } from '../../model/config.ts';
+import type { PeersReport, PeersRequest, TuneKernelsProgress, TuneKernelsRequest } from '../api.ts';
+import { applyKernelChoices, type KernelChoices, type TuneShapes, tuneMatmul } from '../../ops/tune.ts';
+import { headDim, type ModelConfig, validateConfig } from '../../model/config.ts';
 import { type HostWeights, initWeights } from '../../model/init.ts';
 import { preset } from '../../model/presets.ts';
 import type { BpeTokenizer } from '../../tokenizer/bpe.ts';
@@ -27,6 +28,37 @@ export async function bench(core: EngineCore, opts: BenchOptions, ctl: JobContro
   const report = await runBench(c, opts ?? {}, (p) => ctl.emit(p), ctl.shouldStop);
   if (ctl.shouldStop()) throw new JobCancelled(ctl.id);
   return report;
+}
+
+/** The matmul variants timed at a model's shapes (default: the shipped zoo's), the fastest exact one
+ *  per row class kept on this device and stored for this adapter. A cancel keeps nothing. */
+export async function tuneKernels(core: EngineCore, req: TuneKernelsRequest, ctl: JobControl<TuneKernelsProgress>): Promise<KernelChoices> {
+  const c = await core.device.context();
+  let shapes: TuneShapes;
+  if (req?.shapes) {
+    shapes = req.shapes;
+    for (const [k, v] of Object.entries(shapes)) if (!(Number.isInteger(v) && v >= 1 && v <= 262144)) throw new Error(`tuneKernels: shapes.${k} must be an integer from 1 to 262144, got ${String(v)}`);
+  } else {
+    let config: ModelConfig;
+    if (req?.modelId) config = (await core.library.read(req.modelId)).folder.config;
+    else {
+      const tok = await core.resources.builtinTokenizer();
+      config = validateConfig({ ...preset('tiny').config, vocabSize: tok.vocabSize, bosTokenId: tok.bos, eosTokenId: tok.eos, padTokenId: tok.pad });
+    }
+    const hd = headDim(config);
+    shapes = { hidden: config.hiddenSize, qkv: (config.numAttentionHeads + 2 * config.numKeyValueHeads) * hd, intermediate: config.intermediateSize, vocab: config.vocabSize };
+  }
+  let choices: KernelChoices;
+  try {
+    choices = await tuneMatmul(c, shapes, { onProgress: (done, total) => ctl.emit({ done, total, fraction: done / total }), shouldStop: ctl.shouldStop });
+  } catch (e) {
+    if (ctl.shouldStop()) throw new JobCancelled(ctl.id);
+    throw e;
+  }
+  applyKernelChoices(c, choices);
+  core.kernels.set(c, choices);
+  await core.platform.kernelChoices?.save(choices);
+  return choices;
 }
 
 /** The models the peers bench runs by default: a shipped teacher and one larger preset. */
