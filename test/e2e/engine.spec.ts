@@ -54,3 +54,28 @@ test('the Bench panel measures the peak and matmul GFLOP/s', async ({ page }) =>
   expect(await rows.count()).toBeGreaterThanOrEqual(2);
   await page.screenshot({ path: 'test-results/screens/bench.png', fullPage: true });
 });
+
+test('the Engine panel measures the matmul kernels, shows the choice, and keeps it across a reload', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  const card = page.getByTestId('kernels-card');
+  await expect(card.getByTestId('kernels-summary')).toContainText('Not measured on this adapter yet');
+  await card.getByTestId('measure-kernels').click();
+  await expect(card.getByText(/measuring \d+%/)).toBeVisible();
+  await expect(card.getByTestId('measure-kernels')).toHaveText('Measure again', { timeout: 170_000 });
+  const summary = card.getByTestId('kernels-summary');
+  await expect(summary).toContainText(/In force: decode v\d · batched v\d · bulk v\d/);
+  // One row per class, a time for every variant, the chosen one marked.
+  const rows = card.getByTestId('kernels-table').locator('tbody tr');
+  await expect(rows).toHaveCount(3);
+  await expect(rows.first().locator('td.chosen')).toHaveCount(1);
+  await expect(rows.first()).toContainText(/\d+\.\d ms/);
+  await card.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: 'test-results/screens/engine-kernels.png', fullPage: true });
+  const text = await summary.textContent();
+
+  // Stored for this adapter: a reload (a new device) has the same choice in force.
+  await page.reload();
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  await expect(page.getByTestId('kernels-summary')).toContainText(text!.split(' · measured')[0].trim());
+});
