@@ -67,6 +67,12 @@ Command: \`npm run bench:peers\` (\`PEERS_ADAPTER=…\` picks Chromium's WebGPU 
   writeFileSync(out, md);
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   process.stderr.write(`\n${md}\nwrote ${out}\n`);
+} catch (e) {
+  process.stderr.write(`bench:peers failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
 } finally {
   preview.kill();
+  // npx leaves `vite preview` running with our pipes open: without an exit the script never ends
+  // (once stdout has flushed the report: a pipe writes asynchronously).
+  process.stdout.write('', () => process.exit(process.exitCode ?? 0));
 }

@@ -65,6 +65,7 @@ fn topk_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     sel_prefix = 0u;
     sel_remaining = p.k;
   }
+  workgroupBarrier(); // nan_first is NONE before anyone lowers it
   for (var i = lo; i < hi; i++) {
     if (i != p.suppress && (logits[base + i] & 0x7fffffffu) > 0x7f800000u) { atomicMin(&nan_first, i); }
   }

@@ -2,7 +2,7 @@
 // resources, one module per job) behind the EngineApi contract (api.ts). The Worker and the desktop
 // runtime serve this object over protocol.ts; the CLI calls it directly.
 import type { GpuContext } from '../gpu/context.ts';
-import { availableVariants, defaultVariant } from '../ops/matmul.ts';
+import { availableVariants, checkDecodeKernels, defaultVariant } from '../ops/matmul.ts';
 import { adapterSignature, applyKernelChoices, type KernelChoices } from '../ops/tune.ts';
 import { language } from '../data/languages.ts';
 import { sequenceLogprobs } from '../model/logprobs.ts';
@@ -105,6 +105,7 @@ export class Engine implements EngineApi {
     // A new device takes this adapter's measured kernel choices, when there are some.
     const device = new DeviceManager(async () => {
       const c = await platform.acquireGpu();
+      await checkDecodeKernels(c);
       const stored = await platform.kernelChoices?.load(adapterSignature(c.adapter)).catch(() => null);
       if (stored) {
         try {

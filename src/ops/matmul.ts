@@ -2,7 +2,7 @@
 // like A. Kernel variants live side by side in shaders/matmul.wgsl; all are validated by the op
 // checks and timed by the bench; DEFAULT_VARIANT is the measured winner. Every variant also has an
 // Aᵀ·B ("tn") kernel for weight gradients; matmulBackward combines them.
-import type { GpuContext, Tensor } from '../gpu/context.ts';
+import { type GpuContext, MAX_WORKGROUPS_PER_DIM, type Tensor } from '../gpu/context.ts';
 import { type HostTensor, like } from '../gpu/host.ts';
 import { registerShader } from '../gpu/shaders.ts';
 import { type BlockedConfig, blockedTile, generateBlockedMatmul, generateBlockedMatmulLayout } from './matmulGen.ts';
@@ -127,7 +127,43 @@ export const matmulChoiceKey = (cls: MatmulClass): string => `matmul ${cls}`;
  *  a row per invocation for a few rows, 4×4 blocks when 4 or more rows share each load of B
  *  (measured on SwiftShader: 4–8× v1 at 1×4096×64). */
 export function decodeVariant(ctx: GpuContext, m: number): string {
-  return ctx.choices.get(matmulChoiceKey(m <= 4 ? 'decode' : 'batched')) ?? (m < 4 ? 'v7' : 'v8');
+  const chosen = ctx.choices.get(matmulChoiceKey(m <= 4 ? 'decode' : 'batched'));
+  if (chosen) return chosen;
+  // v7/v8 add the same products in the same order as v1, but a compiler may contract them into
+  // FMAs differently in vector code: they are used once checkDecodeKernels saw v1's bits on this
+  // device. v6 is v1's own code in another workgroup shape.
+  const v = m < 4 ? 'v7' : 'v8';
+  return ctx.choices.get(exactKey(v)) === 'yes' ? v : 'v6';
+}
+
+const exactKey = (v: string) => `matmul ${v} equals v1`;
+
+/** Checks on this device that the vec4 decoding kernels (v7, v8) give v1's bits, at a few rows
+ *  with K a multiple of 4 (their own kernels) — once per context, before decoding uses them. */
+export async function checkDecodeKernels(ctx: GpuContext): Promise<void> {
+  let seed = 12345;
+  const random = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1);
+  const k = 68;
+  const n = 130;
+  const b = ctx.upload({ shape: [n, k], data: random(n * k) });
+  try {
+    for (const [v, rows] of [['v7', [1, 3]], ['v8', [4, 9]]] as const) {
+      let same = true;
+      for (const m of rows) {
+        const a = ctx.upload({ shape: [m, k], data: random(m * k) });
+        const ref = matmul(a, b, { transB: true, variant: 'v1' });
+        const got = matmul(a, b, { transB: true, variant: v });
+        const [x, y] = [await ref.read(), await got.read()];
+        for (const t of [a, ref, got]) t.release();
+        const xb = new Uint32Array(x.data.buffer, x.data.byteOffset, x.data.length);
+        const yb = new Uint32Array(y.data.buffer, y.data.byteOffset, y.data.length);
+        if (xb.some((bits, i) => bits !== yb[i])) same = false;
+      }
+      ctx.choices.set(exactKey(v), same ? 'yes' : 'no');
+    }
+  } finally {
+    b.release();
+  }
 }
 
 /** The variant the model uses on this device for M rows: the one measured fastest for this many
@@ -169,6 +205,17 @@ export function matmulDims(aShape: readonly number[], bShape: readonly number[],
   return { batch, m, k, n, bBatched, outShape: [...aShape.slice(0, -2), m, n] };
 }
 
+/** The variant, or v1 (16×16 outputs per workgroup) when its grid would pass the 65535-workgroup
+ *  limit of a dimension: the decoding kernels give a workgroup a single row, and an embedding
+ *  gradient has a row per vocabulary entry. */
+function fitsGrid(v: MatmulVariant, kind: 'nn' | 'nt' | 'tn', m: number, n: number): MatmulVariant {
+  const tile = v[kind].tile ?? { m: v.tileM, n: v.tileN };
+  if (Math.ceil(m / tile.m) <= MAX_WORKGROUPS_PER_DIM && Math.ceil(n / tile.n) <= MAX_WORKGROUPS_PER_DIM) return v;
+  const v1 = variantNamed('v1', 'matmul');
+  if (Math.ceil(m / v1.tileM) > MAX_WORKGROUPS_PER_DIM || Math.ceil(n / v1.tileN) > MAX_WORKGROUPS_PER_DIM) throw new Error(`matmul: ${m}×${n} outputs need more than ${MAX_WORKGROUPS_PER_DIM} workgroups in a dimension`);
+  return v1;
+}
+
 function variantNamed(name: string, op: string): MatmulVariant {
   const v = MATMUL_VARIANTS.find((x) => x.name === name);
   if (!v) throw new Error(`${op}: unknown variant ${name}`);
@@ -179,6 +226,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { batch, m, k, n, bBatched, outShape } = matmulDims(a.shape, b.shape, opts.transB);
   let v = variantNamed(opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m), 'matmul');
   if (opts.transB && v.ntNeedsK4 && k % 4 !== 0) v = variantNamed(v.ntNeedsK4.fallback, 'matmul');
+  v = fitsGrid(v, opts.transB ? 'nt' : 'nn', m, n);
   const kernel = opts.transB ? v.nt : v.nn;
   const tile = kernel.tile ?? { m: v.tileM, n: v.tileN };
   const out = a.ctx.empty(outShape);
@@ -240,7 +288,7 @@ export function matmulTNDims(aShape: readonly number[], bShape: readonly number[
  *  the batch into K (rows) so that the product sums over it. */
 export function matmulTN(a: Tensor, b: Tensor, opts: { variant?: string } = {}): Tensor {
   const { batch, m, k, n, outShape } = matmulTNDims(a.shape, b.shape);
-  const v = variantNamed(opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m), 'matmulTN');
+  const v = fitsGrid(variantNamed(opts.variant ?? a.ctx.matmulVariant ?? defaultVariant(a.ctx, m), 'matmulTN'), 'tn', m, n);
   const tile = v.tn.tile ?? { m: v.tileM, n: v.tileN };
   const out = a.ctx.empty(outShape);
   a.ctx.dispatch({

@@ -1,15 +1,16 @@
-// Matmul kernels chosen by measurement (issue 14, item 1): on an adapter's first use, every
-// variant this device runs is timed at the shapes a model uses, in three classes of row count —
-// decoding one sequence, decoding a batch of samples, and prefill/training — and the fastest is
-// kept per class. A variant is eligible only if its outputs equal v1's bit for bit at those
-// shapes: then results do not depend on the choice (the same seed gives the same text on every
-// choice) and batched decoding stays row-exact. The choice is cached per adapter by the platform
-// (IndexedDB in the tab, a file in the runtime and the CLI); the Engine panel shows it and can
-// measure again.
+// Matmul kernels chosen by measurement (issue 14, item 1): when asked (the Engine panel, `aya-playground
+// tune`), every variant this device runs is timed at the shapes a model uses, in three classes of
+// row count — decoding one sequence, decoding a batch of samples, and prefill/training — and the
+// fastest is kept per class. A variant is eligible only if its outputs equal v1's bit for bit at
+// those shapes (and, for the decoding classes, it is one of the row-exact kernels): then a chosen
+// variant gives v1's results, and batched decoding stays row-exact. The choice is kept per adapter
+// and kernel source by the platform (IndexedDB in the tab, a file in the runtime and the CLI) and
+// applied to every new device; the Engine panel shows it and can measure again.
 import type { AdapterSummary, GpuContext, Tensor } from '../gpu/context.ts';
 import { hostTensor } from '../gpu/host.ts';
 import { Rng } from '../util/rng.ts';
-import { availableVariants, defaultVariant, type MatmulClass, matmul, matmulChoiceKey, matmulTN } from './matmul.ts';
+import { shaderSource } from '../gpu/shaders.ts';
+import { availableVariants, defaultVariant, type MatmulClass, matmul, matmulChoiceKey, matmulTN, ROW_EXACT_VARIANTS } from './matmul.ts';
 
 /** Rows timed per class, and the row counts each class serves (matmulClassOf). */
 export const MATMUL_CLASSES: ReadonlyArray<{ name: MatmulClass; m: number; serves: string }> = [
@@ -41,6 +42,8 @@ export interface TuneRow {
 export interface KernelChoices {
   /** Which adapter this was measured on (adapterSignature). */
   adapter: string;
+  /** A hash of the matmul kernels' sources: a choice measured on other kernels is not applied. */
+  kernels: string;
   measuredAt: string;
   shapes: TuneShapes;
   choices: Record<MatmulClass, string>;
@@ -90,19 +93,25 @@ export async function tuneMatmul(ctx: GpuContext, shapes: TuneShapes, opts: Tune
     });
     const run = (variant: string): Tensor[] => work.map((w) => (w.kind === 'tn' ? matmulTN(w.a, w.b, { variant }) : matmul(w.a, w.b, { transB: w.kind === 'nt', variant })));
     const bits = async (ts: Tensor[]) => {
-      const out: Uint32Array[] = [];
-      for (const t of ts) {
-        const h = await t.read();
-        out.push(new Uint32Array(h.data.buffer, h.data.byteOffset, h.data.length));
-        t.release();
+      try {
+        const out: Uint32Array[] = [];
+        for (const t of ts) {
+          const h = await t.read();
+          out.push(new Uint32Array(h.data.buffer, h.data.byteOffset, h.data.length));
+        }
+        return out;
+      } finally {
+        for (const t of ts) t.release();
       }
-      return out;
     };
     const timed = async (variant: string) => {
       const s0 = performance.now();
       const ts = run(variant);
-      await ctx.sync();
-      for (const t of ts) t.release();
+      try {
+        await ctx.sync();
+      } finally {
+        for (const t of ts) t.release();
+      }
       return performance.now() - s0;
     };
     try {
@@ -119,7 +128,8 @@ export async function tuneMatmul(ctx: GpuContext, shapes: TuneShapes, opts: Tune
           if (!best || times[0] <= GIVE_UP_RATIO * best.ms) while (times.length < reps) times.push(await timed(variant));
           const ms = times.sort((a, b) => a - b)[Math.floor((times.length - 1) / 2)];
           rows.push({ cls: cls.name, variant, ms, exact, ...(times.length < reps ? { note: `one run: over ${GIVE_UP_RATIO}× the best` } : {}) });
-          if (exact && (!best || ms < best.ms)) best = { variant, ms };
+          const eligible = exact && (cls.name === 'bulk' || (ROW_EXACT_VARIANTS as readonly string[]).includes(variant));
+          if (eligible && (!best || ms < best.ms)) best = { variant, ms };
         } catch (e) {
           rows.push({ cls: cls.name, variant, ms: null, exact: false, error: (e as Error).message });
         }
@@ -133,15 +143,28 @@ export async function tuneMatmul(ctx: GpuContext, shapes: TuneShapes, opts: Tune
       }
     }
   }
-  return { adapter: adapterSignature(ctx.adapter), measuredAt: new Date().toISOString(), shapes, choices, rows, seconds: (performance.now() - t0) / 1000 };
+  return { adapter: adapterSignature(ctx.adapter), kernels: kernelSourceHash(ctx), measuredAt: new Date().toISOString(), shapes, choices, rows, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Uses these choices for every matmul on this context (they must be for its adapter). */
 export function applyKernelChoices(ctx: GpuContext, k: KernelChoices): void {
   if (k.adapter !== adapterSignature(ctx.adapter)) throw new Error(`kernel choices were measured on another adapter (${k.adapter})`);
+  if (k.kernels !== kernelSourceHash(ctx)) throw new Error('kernel choices were measured on other versions of the kernels');
   const names = new Set(availableVariants(ctx).map((v) => v.name));
   for (const cls of MATMUL_CLASSES) {
     const v = k.choices[cls.name];
     if (names.has(v)) ctx.choices.set(matmulChoiceKey(cls.name), v);
+    else ctx.choices.delete(matmulChoiceKey(cls.name));
   }
+}
+
+/** FNV-1a over the sources of every matmul kernel this device runs. */
+export function kernelSourceHash(ctx: GpuContext): string {
+  const modules = new Set(availableVariants(ctx).flatMap((v) => [v.nn.shader, v.nt.shader, v.tn.shader]));
+  let h = 0x811c9dc5;
+  for (const name of [...modules].sort()) {
+    const src = `${name}\n${shaderSource(name)}`;
+    for (let i = 0; i < src.length; i++) h = Math.imul(h ^ src.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
 }

@@ -2,12 +2,14 @@
 import { afterAll } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { createNodeContext } from '../../src/gpu/node.ts';
+import { checkDecodeKernels } from '../../src/ops/matmul.ts';
 
 let ctx: Promise<GpuContext> | null = null;
 
 export function gpu(): Promise<GpuContext> {
   if (!ctx) {
-    ctx = createNodeContext();
+    // As the Engine does with every new device: the vec4 decoding kernels are checked against v1.
+    ctx = createNodeContext().then(async (c) => (await checkDecodeKernels(c), c));
     afterAll(async () => (await ctx)?.destroy());
   }
   return ctx;

@@ -62,3 +62,30 @@ describe('row-exact matmul variants', () => {
     expect(ROW_EXACT_VARIANTS).toContain(decodeVariant(ctx, 8));
   });
 });
+
+describe('decoding kernels on this device', () => {
+  it('v7 and v8 are used only once checked against v1 here; v6 (v1’s own code) otherwise', async () => {
+    const ctx = await gpu(); // checked as the Engine checks every new device
+    expect(ctx.choices.get('matmul v7 equals v1')).toBe('yes');
+    expect(decodeVariant(ctx, 1)).toBe('v7');
+    expect(decodeVariant(ctx, 8)).toBe('v8');
+    const saved = new Map(ctx.choices);
+    ctx.choices.set('matmul v7 equals v1', 'no');
+    ctx.choices.delete('matmul v8 equals v1');
+    expect([decodeVariant(ctx, 1), decodeVariant(ctx, 8)]).toEqual(['v6', 'v6']);
+    ctx.choices.clear();
+    for (const [k, v] of saved) ctx.choices.set(k, v);
+  });
+
+  it('a grid past 65535 workgroups in a dimension falls back to v1 (an embedding gradient of a large vocabulary)', async () => {
+    const ctx = await gpu();
+    const rng = new Rng(3);
+    const m = 70000;
+    const at = ctx.upload(random(rng, [2, m]));
+    const b = ctx.upload(random(rng, [2, 3]));
+    const got = matmulTN(at, b, { variant: 'v6' }); // one row per workgroup: 70000 > 65535
+    const ref = matmulTN(at, b, { variant: 'v1' });
+    expect(Array.from((await got.read()).data)).toEqual(Array.from((await ref.read()).data));
+    for (const t of [at, b, got, ref]) t.release();
+  });
+});

@@ -8,4 +8,4 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-process.env.AYA_PLAYGROUND_CACHE ||= mkdtempSync(join(tmpdir(), 'aya-cache-'));
+process.env.AYA_PLAYGROUND_CACHE = mkdtempSync(join(tmpdir(), 'aya-cache-'));
