@@ -12,7 +12,7 @@ export function formatInfo(info: EngineInfo): string {
     `app           aya-playground ${info.versions.app}`,
     `subgroups     ${a.subgroupMinSize ?? '?'}–${a.subgroupMaxSize ?? '?'}`,
     `features      ${a.features.join(', ')}`,
-    `matmul        ${info.matmul.choices ? `measured: ${MATMUL_CLASSES.map((c) => `${c.name} ${info.matmul.choices!.choices[c.name]}`).join(', ')} (${info.matmul.choices.measuredAt})` : `not measured on this adapter (aya-playground tune): ${info.matmul.default} for 64 rows`}`,
+    `matmul        ${info.matmul.choices ? `measured: ${MATMUL_CLASSES.map((c) => `${c.name} ${info.matmul.choices!.choices[c.name]}`).join(', ')} (${info.matmul.choices.measuredAt})` : `not measured on this adapter (aya-playground tune), the built-in rule: ${MATMUL_CLASSES.map((c) => `${c.name} ${info.matmul.inForce[c.name]}`).join(', ')}`}`,
     'limits:',
     ...Object.entries(a.limits).map(([k, v]) => `  ${k.padEnd(44)} ${v}`),
   ];

@@ -15,6 +15,7 @@
 import type { AdapterSummary, DeviceLoss } from '../gpu/context.ts';
 import type { OpCheckResult } from '../ops/checks.ts';
 import type { BenchOptions, BenchProgress, BenchReport } from '../bench/bench.ts';
+import type { MatmulClass } from '../ops/matmul.ts';
 import type { KernelChoices, TuneShapes } from '../ops/tune.ts';
 import type { ModelFiles } from '../model/folder.ts';
 import type { StopReason } from '../model/generate.ts';
@@ -57,9 +58,10 @@ export type { ModelSummary, ModelFiles, Prompt, MergeInspection, MergeInspectReq
 export interface EngineInfo {
   adapter: AdapterSummary;
   versions: { app: string; runtime: string };
-  /** `default`: the variant a 64-row matmul uses; `choices`: the variants measured fastest per row
+  /** `default`: the variant a 64-row matmul uses; `inForce`: each row class's variant now (the
+   *  decoding classes as batched decoding picks them); `choices`: the variants measured fastest per row
    *  class on this adapter (null: not measured here, the built-in rule picks; `tuneKernels`). */
-  matmul: { variants: string[]; default: string; choices: KernelChoices | null; choicesStored: string | null };
+  matmul: { variants: string[]; default: string; inForce: Record<MatmulClass, string>; choices: KernelChoices | null; choicesStored: string | null };
   deviceLost: DeviceLoss | null;
   /** Where this engine runs: the tab's Worker, the desktop runtime, the CLI. */
   host: 'tab' | 'runtime' | 'cli';

@@ -2,7 +2,7 @@
 // resources, one module per job) behind the EngineApi contract (api.ts). The Worker and the desktop
 // runtime serve this object over protocol.ts; the CLI calls it directly.
 import type { GpuContext } from '../gpu/context.ts';
-import { availableVariants, checkDecodeKernels, defaultVariant } from '../ops/matmul.ts';
+import { availableVariants, checkDecodeKernels, decodeVariant, defaultVariant } from '../ops/matmul.ts';
 import { adapterSignature, applyKernelChoices, type KernelChoices } from '../ops/tune.ts';
 import { language } from '../data/languages.ts';
 import { sequenceLogprobs } from '../model/logprobs.ts';
@@ -134,7 +134,7 @@ export class Engine implements EngineApi {
     return {
       adapter: c.adapter,
       versions: { app: pkg.version, runtime: this.platform.runtime },
-      matmul: { variants: availableVariants(c).map((v) => v.name), default: defaultVariant(c), choices: this.core.kernels.get(c) ?? null, choicesStored: this.platform.kernelChoices?.where ?? null },
+      matmul: { variants: availableVariants(c).map((v) => v.name), default: defaultVariant(c), inForce: { decode: decodeVariant(c, 1), batched: decodeVariant(c, 8), bulk: defaultVariant(c, 64) }, choices: this.core.kernels.get(c) ?? null, choicesStored: this.platform.kernelChoices?.where ?? null },
       deviceLost: c.lostInfo,
       host: this.platform.host,
       libraryRoots: this.platform.libraryRoots ?? [],

@@ -52,6 +52,8 @@ export function grid1d(n: number): [number, number] {
   return [x, Math.ceil(Math.max(n, 1) / x)];
 }
 
+const pipelineKey = (shader: string, entry: string, constants?: Record<string, number>): string => `${shader}:${entry}:${constants ? JSON.stringify(constants) : ''}`;
+
 /** Entries kept: enough for every distinct dispatch of a training step of the models the tab runs. */
 const BIND_GROUP_CACHE = 8192;
 const UNIFORM_CACHE = 4096;
@@ -180,8 +182,7 @@ export class GpuContext {
 
   // ---- dispatch --------------------------------------------------------------------------------
 
-  pipeline(shader: ShaderName, entry: string, constants?: Record<string, number>): GPUComputePipeline {
-    const key = `${shader}:${entry}:${constants ? JSON.stringify(constants) : ''}`;
+  pipeline(shader: ShaderName, entry: string, constants?: Record<string, number>, key = pipelineKey(shader, entry, constants)): GPUComputePipeline {
     let p = this.pipelines.get(key);
     if (p) return p;
     let module = this.modules.get(shader);
@@ -201,13 +202,14 @@ export class GpuContext {
   dispatch(spec: DispatchSpec): void {
     if (this.destroyed) throw new Error('GPU context was destroyed');
     if (this.lostInfo) throw new Error(`GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`);
-    const pipeline = this.pipeline(spec.shader, spec.entry, spec.constants);
+    const pkey = pipelineKey(spec.shader, spec.entry, spec.constants);
+    const pipeline = this.pipeline(spec.shader, spec.entry, spec.constants, pkey);
     const buffers: Array<[number, GPUBuffer]> = [];
     spec.bindings.forEach((b, binding) => {
       if (b) buffers.push([binding, b instanceof Tensor ? b.buffer : b]);
     });
     if (spec.uniforms) buffers.push([spec.uniformBinding ?? spec.bindings.length, this.uniformBuffer(spec.uniforms)]);
-    const key = `${spec.shader}:${spec.entry}:${spec.constants ? JSON.stringify(spec.constants) : ''}|${buffers.map(([i, b]) => `${i}=${this.bufferId(b)}`).join(',')}`;
+    const key = `${pkey}|${buffers.map(([i, b]) => `${i}=${this.bufferId(b)}`).join(',')}`;
     let bindGroup = this.bindGroups.get(key);
     if (bindGroup) {
       this.bindGroups.delete(key); // most recently used last

@@ -7,6 +7,7 @@ import { type HostTensor, like } from '../gpu/host.ts';
 import { registerShader } from '../gpu/shaders.ts';
 import { type BlockedConfig, blockedTile, generateBlockedMatmul, generateBlockedMatmulLayout } from './matmulGen.ts';
 import { packUniforms } from './uniforms.ts';
+import { Rng } from '../util/rng.ts';
 
 /** Shader module and entry point; a kernel may cover its own tile and set overridable constants. */
 export interface MatmulKernel {
@@ -141,8 +142,8 @@ const exactKey = (v: string) => `matmul ${v} equals v1`;
 /** Checks on this device that the vec4 decoding kernels (v7, v8) give v1's bits, at a few rows
  *  with K a multiple of 4 (their own kernels) — once per context, before decoding uses them. */
 export async function checkDecodeKernels(ctx: GpuContext): Promise<void> {
-  let seed = 12345;
-  const random = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1);
+  const rng = new Rng(12345);
+  const random = (n: number) => Float32Array.from({ length: n }, () => rng.uniform() * 2 - 1);
   const k = 68;
   const n = 130;
   const b = ctx.upload({ shape: [n, k], data: random(n * k) });

@@ -164,8 +164,9 @@ export function completer(core: EngineCore, stop: () => boolean, cache?: Map<str
     if (hit) return hit.then((x) => ({ ...x, seconds: 0 }));
     const pre = ahead.get(key);
     ahead.delete(key);
+    const alone = () => complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {});
     // A failed batch leaves each completion to be tried (and fail, or not) on its own.
-    const c = pre ? pre.catch(() => complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {})) : complete(core, modelId, p.prompt, p.language, opts, stop, mode ? { mode } : {});
+    const c = pre ? pre.catch(alone) : alone();
     cache?.set(key, c);
     // A completion cut short by a cancel must not be served again from the cache.
     c.then(() => stop() && cache?.delete(key), () => cache?.delete(key));
