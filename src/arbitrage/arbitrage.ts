@@ -2,6 +2,7 @@
 // teachers, score their completions with the Arbiter, keep the best. The pipeline is pure: the
 // caller supplies `generate` (a model sampling a completion) and the arbiter, so the same code runs
 // in the Worker, in Node and in tests.
+import { show } from '../util/show.ts';
 import type { Arbiter, ComponentName } from '../arbiter/arbiter.ts';
 import { familyOf, LANGUAGE_CODES } from '../data/languages.ts';
 import type { SamplingOptions } from '../model/sample.ts';
@@ -406,7 +407,7 @@ export interface PreferenceRecord {
 export function parsePreferenceJsonl(text: string, file = 'preferences.jsonl'): PreferenceRecord[] {
   return parseJsonLines(text, file).map(({ line, value: r }) => {
     for (const k of ['prompt', 'chosen', 'rejected']) if (typeof r[k] !== 'string') throw new Error(`${file}:${line}: "${k}" must be a string`);
-    if (r.language !== undefined && !LANGUAGE_CODES.includes(r.language as string)) throw new Error(`${file}:${line}: unknown language '${String(r.language)}'`);
+    if (r.language !== undefined && !LANGUAGE_CODES.includes(r.language as string)) throw new Error(`${file}:${line}: unknown language '${show(r.language)}'`);
     return { prompt: r.prompt as string, chosen: r.chosen as string, rejected: r.rejected as string, language: r.language as string | undefined };
   });
 }
@@ -424,7 +425,9 @@ export function parsePromptsJsonl(text: string, file = 'prompts.jsonl', defaultL
     if (typeof language !== 'string') throw new Error(`${file}:${line}: no "language" (and none given for the file)`);
     if (!LANGUAGE_CODES.includes(language)) throw new Error(`${file}:${line}: unknown language '${language}' (expected one of ${LANGUAGE_CODES.join(', ')})`);
     if (r.reference !== undefined && typeof r.reference !== 'string') throw new Error(`${file}:${line}: "reference" must be a string`);
-    let id = String(r.id ?? r.question_id ?? `${language}-${line}`);
+    const given = r.id ?? r.question_id;
+    if (given !== undefined && given !== null && typeof given !== 'string' && typeof given !== 'number') throw new Error(`${file}:${line}: "${r.id !== undefined ? 'id' : 'question_id'}" must be a string or a number`);
+    let id = String(given ?? `${language}-${line}`);
     if (seen.has(`${language}:${id}`)) id = `${id}-${line}`;
     seen.add(`${language}:${id}`);
     return { id: `${language}:${id}`, prompt: r.prompt, language, reference: r.reference as string | undefined };

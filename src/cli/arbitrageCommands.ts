@@ -1,5 +1,6 @@
 // CLI commands of the arbitrage stage: `arbitrage`, `eval`, `arbitrage-experiment`.
-import { readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
+import { makeDirs, readTextFile } from '../util/fs.node.ts';
+import { readFile, writeFile, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { EngineApi, ExperimentRequest, PromptSelection } from '../engine/api.ts';
@@ -166,7 +167,7 @@ async function zooModels(dir: string): Promise<{ teachers: string[]; student: st
 }
 
 async function writeOut(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
+  await makeDirs(dirname(file));
   await writeFile(file, text);
 }
 
@@ -211,7 +212,7 @@ export async function runArbitrageCommand(engine: EngineApi, command: string, va
       else if (typeof values.zoo === 'string') teachers = (await zooModels(values.zoo)).teachers;
       else throw new UsageError('--teachers or --zoo is required');
       const routerFile = typeof values['router-data'] === 'string' ? values['router-data'] : undefined;
-      const routerData = routerFile ? parseGenerations(await readFile(routerFile, 'utf8'), routerFile) : undefined;
+      const routerData = routerFile ? parseGenerations(await readTextFile(routerFile, '--router-data'), routerFile) : undefined;
       if (strategy === 'learned' && !routerData) throw new UsageError('--strategy learned needs --router-data (generations.jsonl of a reward-based run)');
       await connectOpenAi(engine, values, (l) => !asJson && process.stderr.write(`${l}\n`), true);
       const show = progress('arbitrage');

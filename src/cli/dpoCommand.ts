@@ -1,5 +1,5 @@
 // `aya-playground dpo`: offline and/or online iterative DPO; one JSON line per event with --json.
-import { readFile } from 'node:fs/promises';
+import { checkOutputFolder, readTextFile } from '../util/fs.node.ts';
 import { resolve, sep } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { EngineApi } from '../engine/api.ts';
@@ -53,8 +53,9 @@ export async function runDpoCommand(engine: EngineApi, command: string, values: 
   const loss = values.loss as DpoLossType;
   if (!DPO_LOSSES.includes(loss)) throw new UsageError(`--loss: expected ${DPO_LOSSES.join(', ')}`);
   const outDir = resolve(need(values, 'out'));
+  await checkOutputFolder(outDir);
   let pairs;
-  if (typeof values.data === 'string') pairs = parseDpoPairsJsonl(await readFile(values.data, 'utf8'), values.data);
+  if (typeof values.data === 'string') pairs = parseDpoPairsJsonl(await readTextFile(values.data, '--data'), values.data);
   else if (mode !== 'online') throw new UsageError(`--mode ${mode} needs --data (TRL preference JSONL)`);
   const langs = typeof values.langs === 'string' ? values.langs.split(',').map((l) => l.trim()) : [...LANGUAGE_CODES];
   for (const l of langs) if (!LANGUAGE_CODES.includes(l)) throw new UsageError(`--langs: unknown language '${l}'`);

@@ -1,6 +1,7 @@
 // The measured kernel choices in Node (the CLI and the desktop runtime): one JSON file keyed by
 // adapter, in the user's cache folder ($AYA_PLAYGROUND_CACHE, else ~/.cache/aya-playground).
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { makeDirs } from '../util/fs.node.ts';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { KernelChoiceStore } from '../engine/core.ts';
@@ -31,7 +32,7 @@ export const fileKernelStore: KernelChoiceStore = {
     const path = kernelChoicesFile();
     const all = await readAll(path);
     all[choices.adapter] = choices;
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirs(dirname(path));
     // Written aside, then renamed: a crash never leaves half a file.
     const tmp = `${path}.${process.pid}.tmp`;
     await writeFile(tmp, `${JSON.stringify(all, null, 2)}\n`);

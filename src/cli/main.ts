@@ -1,7 +1,8 @@
 // `aya-playground <command>`: the Engine in Node (Dawn). JSON on stdout with --json.
 // Every command goes through the same EngineApi as the app (src/engine/api.ts): plain calls, and jobs
 // followed event by event (src/cli/jobs.ts).
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { checkOutputFolder, makeDirs, readTextFile } from '../util/fs.node.ts';
+import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Engine } from '../engine/engine.ts';
@@ -237,7 +238,7 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
       };
       if (typeof values.text === 'string') json(await one(values.text));
       else if (typeof values.file === 'string') {
-        const lines = (await readFile(values.file, 'utf8')).split('\n');
+        const lines = (await readTextFile(values.file, '--file')).split('\n');
         for (const [i, line] of lines.entries()) {
           if (!line.trim()) continue;
           let rec: unknown;
@@ -293,7 +294,7 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
         // A folder in the transformers.js layout: onnx/model.onnx beside the JSON files.
         const files = await engine.exportModel(model, { format: 'onnx' });
         for (const [name, bytes] of files) {
-          await mkdir(dirname(join(target, name)), { recursive: true });
+          await makeDirs(dirname(join(target, name)));
           await writeFile(join(target, name), bytes);
         }
         const onnxBytes = files.get(ONNX_MODEL_FILE)!.byteLength;
@@ -306,7 +307,7 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
       const dtype = String(values.dtype);
       if (!GGUF_DTYPES.includes(dtype as GgufDtype)) throw new UsageError(`--dtype: expected one of ${GGUF_DTYPES.join(', ')}, got '${dtype}'`);
       const files = await engine.exportModel(model, { format: 'gguf', dtype: dtype as GgufDtype, fileName: basename(outFile) });
-      await mkdir(dirname(outFile), { recursive: true });
+      await makeDirs(dirname(outFile));
       const gguf = files.get(basename(outFile))!;
       await writeFile(outFile, gguf);
       const modelfile = join(dirname(outFile), 'Modelfile');
@@ -318,7 +319,7 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
     case 'train-tokenizer': {
       const dir = resolve(need(values, 'out'));
       const r = await runJob(engine, 'trainTokenizer', { vocabSize: int(values, 'vocab-size', UNIVERSAL_VOCAB_SIZE) });
-      await mkdir(dir, { recursive: true });
+      await makeDirs(dir);
       for (const [name, bytes] of r.files) await writeFile(join(dir, name), bytes);
       const summary = { dir, vocab_size: r.vocabSize, merges: r.merges, seconds: r.seconds };
       if (asJson) json(summary);
@@ -349,10 +350,11 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
     case 'train': {
       const src = resolve(need(values, 'model'));
       const dest = resolve(need(values, 'out'));
+      await checkOutputFolder(dest);
       let pairs: PairRecord[] | undefined;
       let langs: string[];
       if (typeof values.data === 'string') {
-        pairs = parsePairsJsonl(await readFile(values.data, 'utf8'), values.data);
+        pairs = parsePairsJsonl(await readTextFile(values.data, '--data'), values.data);
         langs = [...new Set(pairs.map((p) => p.language))];
       } else {
         langs = typeof values.langs === 'string' ? values.langs.split(',').map((l) => l.trim()) : [...LANGUAGE_CODES];

@@ -1,5 +1,6 @@
 // CLI `merge`: a mergekit YAML over model folders → a merged model folder, streamed tensor by tensor
 // (src/merge/merge.node.ts), on the Engine's GPU (or the CPU reference with --cpu).
+import { checkOutputFolder } from '../util/fs.node.ts';
 import { readFile } from 'node:fs/promises';
 import type { ParseArgsConfig } from 'node:util';
 import { basename, resolve } from 'node:path';
@@ -25,6 +26,7 @@ export async function runMergeCommand(engine: EngineApi, command: string, values
   if (command !== 'merge') return null;
   const configPath = need(values, 'config');
   const outDir = need(values, 'out');
+  await checkOutputFolder(outDir);
   let text: string;
   try {
     text = await readFile(configPath, 'utf8');

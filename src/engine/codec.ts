@@ -23,6 +23,8 @@ type TypedName = keyof typeof TYPED;
 
 const MAX_DEPTH = 256;
 
+import { decodeUtf8 } from '../util/utf8.ts';
+
 export class CodecError extends Error {
   constructor(message: string) {
     super(message);
@@ -127,7 +129,7 @@ export function decodeFrame(frame: string | Uint8Array): unknown {
   if (4 + n > frame.byteLength) throw new CodecError(`binary frame header says ${n} bytes of JSON but the frame has ${frame.byteLength - 4}`);
   let head: { m?: unknown; b?: unknown };
   try {
-    head = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(frame.subarray(4, 4 + n)));
+    head = JSON.parse(decodeUtf8(frame.subarray(4, 4 + n), 'the head', 4));
   } catch (e) {
     throw new CodecError(`binary frame header is not valid JSON (${(e as Error).message})`);
   }

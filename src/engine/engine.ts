@@ -1,6 +1,7 @@
 // The Engine, in process: the façade that puts the parts together (device, model library, shared
 // resources, one module per job) behind the EngineApi contract (api.ts). The Worker and the desktop
 // runtime serve this object over protocol.ts; the CLI calls it directly.
+import { show } from '../util/show.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { availableVariants, checkDecodeKernels, decodeVariant, defaultVariant } from '../ops/matmul.ts';
 import { adapterSignature, applyKernelChoices, type KernelChoices } from '../ops/tune.ts';
@@ -173,7 +174,7 @@ export class Engine implements EngineApi {
   }
 
   disconnectEndpoint(name: string) {
-    return this.core.teachers.remove(`openai:${String(name)}/`);
+    return this.core.teachers.remove(`openai:${show(name)}/`);
   }
 
   private onnx: Promise<OnnxTeachers> | null = null;
@@ -201,15 +202,15 @@ export class Engine implements EngineApi {
   }
 
   importModel(name: string, files: ModelFiles) {
-    return this.core.library.import(String(name), files);
+    return this.core.library.import(name, files);
   }
 
   async exportModel(id: string, opts: ExportOptions = {}) {
     const format = opts.format ?? 'folder';
     if (format === 'folder') return this.core.library.files(id);
-    if (format !== 'gguf' && format !== 'onnx') throw new Error(`export: unknown format '${String(format)}' (folder, gguf or onnx)`);
+    if (format !== 'gguf' && format !== 'onnx') throw new Error(`export: unknown format '${show(format)}' (folder, gguf or onnx)`);
     const dtype = opts.dtype ?? 'f32';
-    if (format === 'gguf' && !GGUF_DTYPES.includes(dtype)) throw new Error(`export: GGUF dtype must be one of ${GGUF_DTYPES.join(', ')}, got '${String(dtype)}'`);
+    if (format === 'gguf' && !GGUF_DTYPES.includes(dtype)) throw new Error(`export: GGUF dtype must be one of ${GGUF_DTYPES.join(', ')}, got '${show(dtype)}'`);
     const [{ folder, tok }, models] = await Promise.all([this.core.library.read(id), this.listModels()]);
     // A model outside the library (the CLI's --model DIR) is named after its folder.
     const name = models.find((m) => m.id === id)?.name ?? id.split(/[\\/]/).filter(Boolean).pop() ?? id;
@@ -240,7 +241,14 @@ export class Engine implements EngineApi {
   async logprobs(modelId: string, input: LogprobsInput) {
     const { model, tokenizer } = await this.core.library.load(modelId);
     let ids: number[];
-    if (input && 'ids' in input) ids = input.ids;
+    if (input && 'ids' in input) {
+      ids = input.ids;
+      if (!Array.isArray(ids) || ids.length === 0) throw new Error('logprobs: ids must be a non-empty list of token ids');
+      const vocab = model.config.vocabSize;
+      ids.forEach((id, i) => {
+        if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`logprobs: ids[${i}] = ${show(id)} is outside the vocabulary of ${modelId} (token ids 0 to ${vocab - 1})`);
+      });
+    }
     else if (input && typeof input.text === 'string') {
       if (input.lang) language(input.lang);
       ids = input.lang ? tokenizer.encodePrompt(input.text, input.lang) : [tokenizer.bos, ...tokenizer.encode(input.text)];
@@ -271,7 +279,7 @@ export class Engine implements EngineApi {
   // ---- jobs -----------------------------------------------------------------------------------
 
   start<K extends JobKind>(kind: K, request: JobRequest<K>, id: string = newJobId(kind)): Job<K> {
-    if (!JOB_KINDS.includes(kind)) throw new Error(`unknown job '${String(kind).slice(0, 40)}'`);
+    if (!JOB_KINDS.includes(kind)) throw new Error(`unknown job '${show(kind, 40)}'`);
     if (request === null || typeof request !== 'object') throw new Error(`${kind}: the request must be an object`);
     const run = RUNNERS[kind];
     const rec = this.jobRegistry.start(kind, id, request, jobLabel(kind, request as Record<string, unknown>), (ctl) => run(this.core, request as never, ctl as JobControl<never>));
@@ -283,7 +291,7 @@ export class Engine implements EngineApi {
   }
 
   async control(jobId: string, action: 'cancel' | 'pause' | 'resume'): Promise<void> {
-    if (action !== 'cancel' && action !== 'pause' && action !== 'resume') throw new Error(`unknown job action '${String(action).slice(0, 20)}'`);
+    if (action !== 'cancel' && action !== 'pause' && action !== 'resume') throw new Error(`unknown job action '${show(action, 20)}'`);
     this.jobRegistry.get(jobId)[action]();
     this.jobRegistry.changed();
   }

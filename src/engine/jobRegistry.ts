@@ -3,6 +3,7 @@
 // and see everything from the start. The runner of a job gets a JobControl: it reports events,
 // checks for a cancel and waits while paused; the registry turns how the runner ended into the
 // job's outcome (see api.ts for the one cancel semantic) and always forgets its pause state.
+import { show } from '../util/show.ts';
 import { type JobInfo, type JobKind, type JobOutcome, type JobState, JobCancelled, PAUSABLE } from './api.ts';
 
 export interface JobControl<E> {
@@ -178,7 +179,7 @@ export class JobRegistry {
 
   get(id: string): JobRecord {
     const rec = this.jobs.get(id);
-    if (!rec) throw new Error(`no job '${String(id).slice(0, 128)}' on this engine (it may have ended long ago, or the engine restarted)`);
+    if (!rec) throw new Error(`no job '${show(id, 128)}' on this engine (it may have ended long ago, or the engine restarted)`);
     return rec;
   }
 

@@ -74,6 +74,7 @@ export class ModelLibrary {
   }
 
   async import(name: string, files: ModelFiles): Promise<ModelSummary> {
+    if (typeof name !== 'string' || !name.trim()) throw new Error(`importModel: the name must be a non-empty string, got ${JSON.stringify(name) ?? 'nothing'}`);
     if (!(files instanceof Map)) throw new Error(`${name}: expected the folder's files (a map of file name to bytes)`);
     for (const [f, b] of files) if (typeof f !== 'string' || !(b instanceof Uint8Array)) throw new Error(`${name}: every file must be a name and its bytes`);
     const folder = readModelFolder(files, name);

@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-web';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
-import type { ModelFiles } from '../model/folder.ts';
+import { jsonErrorPlace, type ModelFiles } from '../model/folder.ts';
 import type { StopReason } from '../model/generate.ts';
 import { tokenLogprob } from '../model/logprobs.ts';
 import { eosSuppressedUntil, sampleToken, validateSampling } from '../model/sample.ts';
@@ -40,12 +40,39 @@ function json(files: ModelFiles, path: string, name: string, required = true): R
     if (required) throw new Error(`${name}: no ${path} (an ONNX decoder folder has config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx)`);
     return null;
   }
+  let v: unknown;
   try {
-    const v = JSON.parse(decoder.decode(b));
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
+    v = JSON.parse(decoder.decode(b));
   } catch (e) {
-    throw new Error(`${name}/${path}: ${(e as Error).message}`);
+    throw new Error(`${name}/${path}: ${jsonErrorPlace(e as Error, b.byteLength)}`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${name}/${path}: not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The fields of tokenizer.json that @huggingface/tokenizers and this loader read, checked first so
+ *  a malformed file is refused with the field named (the library itself fails with a TypeError). */
+function checkTokenizerJson(j: Record<string, unknown>, where: string): void {
+  if (!isObj(j.model)) throw new Error(`${where}: 'model' must be an object (the tokenizer's model: BPE, WordPiece, Unigram…)`);
+  const m = j.model;
+  if (m.type !== undefined && typeof m.type !== 'string') throw new Error(`${where}: 'model.type' must be a string`);
+  if (!isObj(m.vocab) && !Array.isArray(m.vocab)) throw new Error(`${where}: 'model.vocab' must be an object of token → id (or a list for Unigram)`);
+  if (isObj(m.vocab)) for (const [t, id] of Object.entries(m.vocab)) if (!Number.isInteger(id) || (id as number) < 0) throw new Error(`${where}: 'model.vocab' gives ${JSON.stringify(t).slice(0, 40)} the id ${JSON.stringify(id)?.slice(0, 20)}, not an integer ≥ 0`);
+  if (m.merges !== undefined && (!Array.isArray(m.merges) || !m.merges.every((x) => typeof x === 'string' || (Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === 'string'))))) {
+    throw new Error(`${where}: 'model.merges' must be a list of "a b" strings or [a, b] pairs`);
+  }
+  if (j.added_tokens !== undefined && j.added_tokens !== null) {
+    if (!Array.isArray(j.added_tokens)) throw new Error(`${where}: 'added_tokens' must be a list`);
+    j.added_tokens.forEach((t, i) => {
+      if (!isObj(t) || !Number.isInteger(t.id) || (t.id as number) < 0 || typeof t.content !== 'string') throw new Error(`${where}: added_tokens[${i}] must be {id: integer ≥ 0, content: string, …}`);
+    });
+  }
+  for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder', 'truncation', 'padding']) {
+    if (j[k] !== undefined && j[k] !== null && !isObj(j[k])) throw new Error(`${where}: '${k}' must be an object or null`);
+    const type = isObj(j[k]) ? (j[k] as Record<string, unknown>).type : undefined;
+    if (isObj(j[k]) && k !== 'truncation' && k !== 'padding' && typeof type !== 'string') throw new Error(`${where}: '${k}.type' must be a string`);
   }
 }
 
@@ -104,6 +131,7 @@ export class OnnxTeachers implements TeacherBackend {
     const kvHeads = num(config.num_key_value_heads) ?? numHeads;
     const headDim = num(config.head_dim) ?? hidden / numHeads;
 
+    checkTokenizerJson(tokenizerJson, `${name}/tokenizer.json`);
     let tokenizer: Tokenizer;
     try {
       tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);

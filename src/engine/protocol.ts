@@ -96,7 +96,7 @@ export function serveEngine(engine: Engine, port: Port): () => void {
         return rec.info();
       }
       case 'subscribe': {
-        const from = (m.payload as { from?: unknown }).from;
+        const from = (m.payload as { from?: unknown } | null | undefined)?.from;
         const rec = follow(jobIdOf(m.payload), typeof from === 'number' && Number.isSafeInteger(from) ? from : 0);
         return { info: rec.info(), request: rec.request } satisfies SubscribeAnswer;
       }

@@ -1,5 +1,6 @@
 // What every job shares besides the device and the models: the universal tokenizer, the UDHR corpus,
 // prompt sets and the reference Arbiter (its character models are fitted once, on first use).
+import { show } from '../util/show.ts';
 import { type Prompt, type UdhrDocument, buildPrompts, loadCorpus, type UdhrSource } from '../data/corpus.ts';
 import { LANGUAGE_CODES, language } from '../data/languages.ts';
 import { BpeTokenizer } from '../tokenizer/bpe.ts';
@@ -33,7 +34,7 @@ export class Resources {
   /** Held-out (or training) prompts of one language, cut at about 24 tokens of the universal tokenizer. */
   async prompts(lang: string, split: 'train' | 'heldout' = 'heldout'): Promise<Prompt[]> {
     language(lang);
-    if (split !== 'train' && split !== 'heldout') throw new Error(`split must be 'train' or 'heldout', got '${String(split)}'`);
+    if (split !== 'train' && split !== 'heldout') throw new Error(`split must be 'train' or 'heldout', got '${show(split)}'`);
     const [docs, tok] = await Promise.all([this.documents(), this.builtinTokenizer()]);
     const doc = docs.get(lang);
     if (!doc) throw new Error(`no UDHR text for '${lang}'`);

@@ -5,6 +5,7 @@
 // stay together) and a Wilson score interval over prompts. A percentile bootstrap alone collapses
 // when every prompt agrees (4 wins of 4 → "100% – 100%"); Wilson's does not (4 of 4 → 51% – 100%).
 // No winner is called below MIN_PROMPTS_TO_CALL prompts, whatever the interval says.
+import { show } from '../util/show.ts';
 import type { Arbiter, ArbiterScore, Verdict } from '../arbiter/arbiter.ts';
 import type { ArbitragePrompt } from '../arbitrage/arbitrage.ts';
 import type { SamplingOptions } from '../model/sample.ts';
@@ -122,7 +123,7 @@ export function validateEvalSpec(spec: EvalSpec, prompts: readonly ArbitrageProm
   if (!Number.isInteger(spec.bootstrap) || spec.bootstrap < 1000) throw new Error(`eval: use at least 1000 bootstrap resamples, got ${spec.bootstrap}`);
   if (prompts.length === 0) throw new Error('eval: no prompts');
   const judge = spec.judge ?? 'arbiter';
-  if (judge !== 'arbiter' && judge !== 'llm' && judge !== 'both') throw new Error(`eval: the judge must be 'arbiter', 'llm' or 'both', got '${String(judge)}'`);
+  if (judge !== 'arbiter' && judge !== 'llm' && judge !== 'both') throw new Error(`eval: the judge must be 'arbiter', 'llm' or 'both', got '${show(judge)}'`);
   if (judge !== 'arbiter' && !spec.judgeModel) throw new Error('eval: choose the LLM judge\'s model');
 }
 

@@ -15,6 +15,7 @@
 //   planTensor(config, tensorName, numLayers) → TensorRecipe  every number one tensor's merge needs
 //   parameterSchedule(config, name, numLayers, opts)  a parameter's value per layer (for plots)
 //   dareKey(seed, modelIndex, tensorName)  the seeded stream of one DARE mask (same in WGSL and TS)
+import { show } from '../util/show.ts';
 import { pcgHash, rngKey } from '../util/rng.ts';
 
 export const MERGE_METHODS = [
@@ -293,7 +294,7 @@ function checkParameterValue(where: string, name: string, setting: ParameterSett
 export function validateMergeConfig(config: MergeConfig): { warnings: string[] } {
   if (!config || typeof config !== 'object') throw new Error('merge config: not an object');
   if (!isMergeMethod(config.method)) {
-    throw new Error(`merge config: merge_method '${String(config.method)}' is not supported; choose one of ${MERGE_METHODS.join(', ')}`);
+    throw new Error(`merge config: merge_method '${show(config.method)}' is not supported; choose one of ${MERGE_METHODS.join(', ')}`);
   }
   const info = METHOD_INFO[config.method];
   if (!Array.isArray(config.models) || config.models.length === 0) throw new Error(`merge config: 'models' must list at least one model`);
@@ -328,7 +329,7 @@ export function validateMergeConfig(config: MergeConfig): { warnings: string[] }
     throw new Error(`merge config: seed must be an integer in [0, 2^32), got ${config.seed}`);
   }
   if (config.layerRange !== undefined && !(Array.isArray(config.layerRange) && config.layerRange.length === 2 && config.layerRange.every((x) => Number.isInteger(x) && x >= 0) && config.layerRange[0] < config.layerRange[1])) {
-    throw new Error(`merge config: layerRange must be [start, end) with 0 ≤ start < end, got ${JSON.stringify(config.layerRange)}`);
+    throw new Error(`merge config: layer_range must be [start, end) with 0 ≤ start < end, got ${JSON.stringify(config.layerRange)}`);
   }
   if (config.tokenizerSource !== undefined && config.tokenizerSource !== 'base') {
     if (config.tokenizerSource === 'union') throw new Error(`merge config: tokenizer_source 'union' is not supported (the playground merges models that share one vocabulary); use 'base'`);

@@ -7,8 +7,9 @@
 // Public API:
 //   mergeFolders(config, outDir, opts) → Promise<MergeFoldersResult>
 //   parseByteSize('2GB') → bytes
+import { makeDirs } from '../util/fs.node.ts';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { GpuContext } from '../gpu/context.ts';
 import { type ModelConfig, parameterShapes, toHfConfig } from '../model/config.ts';
@@ -198,7 +199,7 @@ export async function mergeFolders(config: MergeConfig, outDir: string, opts: Me
     const template = sources.get(refs[0])!.config;
     // The first ref is the base or the first model: the result's config (checked equal below).
     const { shards, total } = planShards(template, opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES);
-    await mkdir(out, { recursive: true });
+    await makeDirs(out);
     sink = new StreamingShardSink(staged, shards);
     const outcome = await mergeModels(config, sources, sink, { ctx: opts.ctx, onProgress: opts.onProgress, checkStop: opts.checkStop });
     await sink.close();

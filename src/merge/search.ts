@@ -25,6 +25,7 @@
 //   defaultResolution(n), scalarScore(objectives), paretoFront(points), bestPoint(points)
 //   objectiveScores(perLanguage, objectives)
 //   runMergeSearch(req, evaluator, hooks) → SearchResult
+import { show } from '../util/show.ts';
 import { Rng } from '../util/rng.ts';
 import { CmaEs, projectToSimplex, softmaxSimplex } from './cmaes.ts';
 import { isMergeMethod, type MergeConfig, type MergeParameters, METHOD_INFO, type ParameterSetting } from './config.ts';
@@ -294,7 +295,7 @@ export function validateSearchRequest(req: MergeSearchRequest): { warnings: stri
       break;
     }
     default:
-      throw new Error(`merge search: unknown strategy '${String(req.strategy)}' (grid, simplex or cmaes)`);
+      throw new Error(`merge search: unknown strategy '${show(req.strategy)}' (grid, simplex or cmaes)`);
   }
   return { warnings };
 }

@@ -16,6 +16,7 @@
 //   ignores: `# aya-playground: {"seed": 3, "rescale": "inverse_density"}` — the DARE seed (mergekit
 //   takes --random-seed on its command line) and rescale: 'inverse_density' (the YAML body then says
 //   `rescale: true`, mergekit's L1 rule, the closest it has).
+import { show } from '../util/show.ts';
 import YAML from 'yaml';
 import { isMergeMethod, MERGE_METHODS, type MergeConfig, type MergeModelEntry, type MergeParameters, type ParameterSetting, validateMergeConfig } from './config.ts';
 
@@ -39,6 +40,12 @@ function modelRef(value: unknown, where: string): string {
   return value;
 }
 
+/** A string setting (YAML may read it as a number or a boolean); a list or mapping is refused. */
+function scalar(v: unknown, where: string): string {
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw new Error(`${where} must be a single value, got ${show(v)}`);
+}
+
 /** Parses a mergekit config; `source` names the file in errors. */
 export function parseMergekitYaml(text: string, source = 'config.yml'): { config: MergeConfig; warnings: string[] } {
   let docs: YAML.Document.Parsed[];
@@ -52,7 +59,13 @@ export function parseMergekitYaml(text: string, source = 'config.yml'): { config
   const doc = docs[0];
   if (!doc) throw new Error(`${source}: empty file`);
   if (doc.errors.length) throw new Error(`${source}: invalid YAML (${doc.errors[0].message})`);
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // An alias used before its anchor, or an alias bomb ("billion laughs").
+    throw new Error(`${source}: invalid YAML (${(e as Error).message})`);
+  }
   if (!isObject(raw)) throw new Error(`${source}: expected a mapping with merge_method, models, …`);
 
   const warnings: string[] = [];
@@ -61,7 +74,7 @@ export function parseMergekitYaml(text: string, source = 'config.yml'): { config
   }
   if (raw.modules !== undefined) throw new Error(`${source}: 'modules' (multi-module merges) are not supported`);
   if (!isMergeMethod(raw.merge_method)) {
-    throw new Error(`${source}: merge_method ${raw.merge_method === undefined ? 'is missing' : `'${String(raw.merge_method)}' is not supported`}; the playground implements ${MERGE_METHODS.join(', ')}`);
+    throw new Error(`${source}: merge_method ${raw.merge_method === undefined ? 'is missing' : `'${show(raw.merge_method)}' is not supported`}; the playground implements ${MERGE_METHODS.join(', ')}`);
   }
   for (const key of ['out_dtype', 'chat_template', 'name'] as const) {
     if (raw[key] !== undefined) warnings.push(`${key} is ignored (the playground writes float32 and uses the base's tokenizer files)`);
@@ -114,11 +127,11 @@ export function parseMergekitYaml(text: string, source = 'config.yml'): { config
   }
 
   let tokenizerSource: string | undefined;
-  if (raw.tokenizer_source !== undefined && raw.tokenizer_source !== null) tokenizerSource = String(raw.tokenizer_source);
+  if (raw.tokenizer_source !== undefined && raw.tokenizer_source !== null) tokenizerSource = scalar(raw.tokenizer_source, `${source}: tokenizer_source`);
   if (raw.tokenizer !== undefined && raw.tokenizer !== null) {
     if (!isObject(raw.tokenizer)) throw new Error(`${source}: 'tokenizer' must be a mapping`);
     if (raw.tokenizer.tokens !== undefined || raw.tokenizer.pad_to_multiple_of !== undefined) throw new Error(`${source}: tokenizer.tokens / pad_to_multiple_of are not supported`);
-    if (raw.tokenizer.source !== undefined) tokenizerSource = String(raw.tokenizer.source);
+    if (raw.tokenizer.source !== undefined) tokenizerSource = scalar(raw.tokenizer.source, `${source}: tokenizer.source`);
   }
   if (tokenizerSource !== undefined && tokenizerSource !== 'base' && tokenizerSource !== 'union' && !models.some((m) => m.model === tokenizerSource) && tokenizerSource !== baseModel) {
     throw new Error(`${source}: tokenizer_source '${tokenizerSource}' is not one of the merged models`);
@@ -126,7 +139,7 @@ export function parseMergekitYaml(text: string, source = 'config.yml'): { config
 
   const config: MergeConfig = { method: raw.merge_method, baseModel, models };
   if (globals && Object.keys(globals).length) config.parameters = globals;
-  if (raw.dtype !== undefined && raw.dtype !== null) config.dtype = String(raw.dtype);
+  if (raw.dtype !== undefined && raw.dtype !== null) config.dtype = scalar(raw.dtype, `${source}: dtype`);
   if (tokenizerSource !== undefined) config.tokenizerSource = tokenizerSource;
   if (layerRange) config.layerRange = layerRange;
 

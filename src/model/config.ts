@@ -21,6 +21,16 @@ export function headDim(c: ModelConfig): number {
 }
 
 /** Checks the invariants the kernels rely on; throws a message naming the offending field. */
+const MAX_DIMS: Record<string, number> = {
+  vocabSize: 1 << 21,
+  hiddenSize: 1 << 16,
+  intermediateSize: 1 << 18,
+  numHiddenLayers: 1024,
+  numAttentionHeads: 1024,
+  numKeyValueHeads: 1024,
+  maxPositionEmbeddings: 1 << 24,
+};
+
 export function validateConfig(c: ModelConfig): ModelConfig {
   const ints: Array<keyof ModelConfig> = [
     'vocabSize',
@@ -33,6 +43,9 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   ];
   for (const k of ints) {
     if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`config: ${k} must be a positive integer, got ${c[k]}`);
+    // Far beyond any real checkpoint (Aya Expanse 32B: 40 layers, hidden 8192, 256k vocabulary);
+    // a corrupt value must be refused, not looped over.
+    if (c[k] > MAX_DIMS[k]) throw new Error(`config: ${k} ${c[k]} is larger than the playground supports (${MAX_DIMS[k]})`);
   }
   if (c.hiddenSize % c.numAttentionHeads !== 0) {
     throw new Error(`config: hidden_size ${c.hiddenSize} is not divisible by num_attention_heads ${c.numAttentionHeads}`);
@@ -84,12 +97,12 @@ export function fromHfConfig(json: unknown, file = 'config.json'): ModelConfig {
   if (!json || typeof json !== 'object') throw new Error(`${file}: not a JSON object`);
   const j = json as Record<string, unknown>;
   if (j.model_type !== undefined && j.model_type !== 'cohere') {
-    throw new Error(`${file}: model_type '${String(j.model_type)}' is not supported (expected 'cohere', CohereForCausalLM)`);
+    throw new Error(`${file}: model_type ${JSON.stringify(j.model_type)?.slice(0, 60)} is not supported (expected 'cohere', CohereForCausalLM)`);
   }
   if (j.use_qk_norm === true) throw new Error(`${file}: use_qk_norm=true (Command R+ style) is not supported`);
   if (j.attention_bias === true) throw new Error(`${file}: attention_bias=true is not supported`);
   if (j.tie_word_embeddings === false) throw new Error(`${file}: untied embeddings are not supported`);
-  if (j.hidden_act !== undefined && j.hidden_act !== 'silu') throw new Error(`${file}: hidden_act '${String(j.hidden_act)}' is not supported`);
+  if (j.hidden_act !== undefined && j.hidden_act !== 'silu') throw new Error(`${file}: hidden_act ${JSON.stringify(j.hidden_act)?.slice(0, 60)} is not supported`);
   const num = (k: string, dflt?: number): number => {
     const v = j[k] ?? dflt;
     if (typeof v !== 'number') throw new Error(`${file}: '${k}' is missing or not a number`);
@@ -101,22 +114,47 @@ export function fromHfConfig(json: unknown, file = 'config.json'): ModelConfig {
     if (Array.isArray(v)) return Number(v[0]);
     return typeof v === 'number' ? v : dflt;
   };
-  return validateConfig({
-    vocabSize: num('vocab_size'),
-    hiddenSize: num('hidden_size'),
-    intermediateSize: num('intermediate_size'),
-    numHiddenLayers: num('num_hidden_layers'),
-    numAttentionHeads: heads,
-    numKeyValueHeads: num('num_key_value_heads', heads),
-    maxPositionEmbeddings: num('max_position_embeddings'),
-    ropeTheta: num('rope_theta', 10000),
-    layerNormEps: num('layer_norm_eps', 1e-5),
-    logitScale: num('logit_scale', 1),
-    bosTokenId: firstId('bos_token_id', 1),
-    eosTokenId: firstId('eos_token_id', 2),
-    padTokenId: firstId('pad_token_id', 0),
-  });
+  const c = fields();
+  try {
+    return validateConfig(c);
+  } catch (e) {
+    // Said in config.json's own words: the file, and its snake_case field names.
+    throw new Error(`${file}: ${(e as Error).message.replace(/^config: /, '').replace(/\b[a-z]+(?:[A-Z][a-z]+)+\b/g, (k) => HF_NAMES[k] ?? k)}`);
+  }
+  function fields(): ModelConfig {
+    return {
+      vocabSize: num('vocab_size'),
+      hiddenSize: num('hidden_size'),
+      intermediateSize: num('intermediate_size'),
+      numHiddenLayers: num('num_hidden_layers'),
+      numAttentionHeads: heads,
+      numKeyValueHeads: num('num_key_value_heads', heads),
+      maxPositionEmbeddings: num('max_position_embeddings'),
+      ropeTheta: num('rope_theta', 10000),
+      layerNormEps: num('layer_norm_eps', 1e-5),
+      logitScale: num('logit_scale', 1),
+      bosTokenId: firstId('bos_token_id', 1),
+      eosTokenId: firstId('eos_token_id', 2),
+      padTokenId: firstId('pad_token_id', 0),
+    };
+  }
 }
+
+const HF_NAMES: Record<string, string> = {
+  vocabSize: 'vocab_size',
+  hiddenSize: 'hidden_size',
+  intermediateSize: 'intermediate_size',
+  numHiddenLayers: 'num_hidden_layers',
+  numAttentionHeads: 'num_attention_heads',
+  numKeyValueHeads: 'num_key_value_heads',
+  maxPositionEmbeddings: 'max_position_embeddings',
+  ropeTheta: 'rope_theta',
+  layerNormEps: 'layer_norm_eps',
+  logitScale: 'logit_scale',
+  bosTokenId: 'bos_token_id',
+  eosTokenId: 'eos_token_id',
+  padTokenId: 'pad_token_id',
+};
 
 /** HF tensor names and shapes ([out, in] for projections), in a stable order. */
 export function parameterShapes(c: ModelConfig): Array<{ name: string; shape: number[] }> {

@@ -1,7 +1,8 @@
 // Node-only: model folders on disk. The browser gets the same ModelFiles from a folder picker or
 // IndexedDB; everything past the bytes (parsing, validation) is in folder.ts.
+import { makeDirs } from '../util/fs.node.ts';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CONFIG_FILE,
@@ -81,7 +82,7 @@ export async function writeModelDir(dir: string, files: ModelFiles): Promise<voi
   for (const name of files.keys()) {
     if (!isPlainFileName(name)) throw new Error(`cannot write '${name}' into ${dir}: not a plain file name`);
   }
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
 
   const temps: Array<{ tmp: string; final: string }> = [];
   try {

@@ -2,6 +2,7 @@
 // tokenizer.json, tokenizer_config.json, playground.json. Pure: files arrive as bytes by name, from a
 // folder picker or IndexedDB in the browser and from disk in Node (folder.node.ts).
 
+import { decodeUtf8 } from '../util/utf8.ts';
 import type { HostTensor } from '../gpu/host.ts';
 import { fromHfConfig, parameterShapes, toHfConfig, type ModelConfig } from './config.ts';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
@@ -50,17 +51,17 @@ export function isPlainFileName(name: string): boolean {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function parseJson(bytes: Uint8Array, path: string): unknown {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new Error(`${path}: not valid UTF-8`);
-  }
+  const text = decodeUtf8(bytes, path);
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
+    throw new Error(`${path}: invalid JSON (${jsonErrorPlace(e as Error, bytes.byteLength)})`);
   }
+}
+
+/** V8 names a position or quotes the text around a mistake, but not where a cut-off text ends. */
+export function jsonErrorPlace(e: Error, bytes: number): string {
+  return /Unexpected end of JSON input/.test(e.message) ? `${e.message}: the file ends at byte ${bytes} inside a value` : e.message;
 }
 
 export function encodeJson(value: unknown): Uint8Array {
@@ -133,6 +134,26 @@ export function checkWeights(config: ModelConfig, weights: Map<string, HostTenso
   return out;
 }
 
+/** Refuses weights holding NaN or ±Inf (a diverged run or a corrupt file), naming the tensor and element. */
+export function checkFinite(weights: Map<string, HostTensor>, path: string): void {
+  for (const [name, t] of weights) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      const x = d[i];
+      if (x - x !== 0) throw new Error(`${path}: tensor '${name}' holds ${x} at element ${i} [${unravel(i, t.shape).join(', ')}]; the playground loads only finite weights`);
+    }
+  }
+}
+
+function unravel(i: number, shape: readonly number[]): number[] {
+  const at: number[] = [];
+  for (let k = shape.length - 1; k >= 0; k--) {
+    at.unshift(i % shape[k]);
+    i = Math.floor(i / shape[k]);
+  }
+  return at;
+}
+
 function readOptionalJson(files: ModelFiles, name: string, folderName: string): unknown | null {
   const bytes = files.get(name);
   return bytes === undefined ? null : parseJson(bytes, `${folderName}/${name}`);
@@ -173,6 +194,7 @@ export function readModelFolder(files: ModelFiles, folderName = 'model'): ModelF
     throw new Error(`${folderName}: no ${WEIGHTS_FILE} or ${INDEX_FILE}`);
   }
   weights = checkWeights(config, weights, weightsPath);
+  checkFinite(weights, weightsPath);
 
   const playground = readOptionalJson(files, PLAYGROUND_FILE, folderName);
   if (playground !== null && !isObject(playground)) throw new Error(`${folderName}/${PLAYGROUND_FILE}: not a JSON object`);

@@ -319,7 +319,7 @@ export function readGgufHeader(bytes: Uint8Array, file: string, fileSize = bytes
   if (fileSize < 24 && bytes.byteLength >= fileSize) fail(`${fileSize} bytes is too short for a GGUF file`);
   need(4);
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
-  if (magic !== GGUF_MAGIC) fail(`not a GGUF file (it starts with ${JSON.stringify(magic)}, not "GGUF")`);
+  if (magic !== GGUF_MAGIC) fail(`not a GGUF file (its magic, bytes 0–3, is ${JSON.stringify(magic)}, not "GGUF")`);
   at = 4;
   const version = u32();
   if (version !== 2 && version !== 3) fail(`GGUF version ${version} is not supported (2 and 3 are)`);

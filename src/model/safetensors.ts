@@ -3,7 +3,9 @@
 // the worker and Node alike. Every malformed input is rejected with an error that starts with the
 // file name, before any tensor data is touched.
 
+import { show } from '../util/show.ts';
 import { numel, type HostTensor } from '../gpu/host.ts';
+import { decodeUtf8 } from '../util/utf8.ts';
 
 /** Bits per element of every dtype the safetensors format defines (sub-byte float formats included). */
 const DTYPE_BITS: Record<string, number> = {
@@ -71,12 +73,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, file: string): Safeten
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
 
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
-  } catch {
-    throw new Error(`${file}: header is not valid UTF-8`);
-  }
+  const text = decodeUtf8(bytes.subarray(8, dataStart), `${file}: header`, 8);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -125,7 +122,7 @@ function parseEntry(name: string, raw: unknown, file: string, dataLength: number
   if (!Array.isArray(shape)) throw new Error(`${where}: 'shape' is ${typeName(shape)}, not an array`);
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw new Error(`${where}: shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
+      throw new Error(`${where}: shape ${show(shape)} has a dimension that is not a non-negative integer`);
     }
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => typeof o === 'number')) {

@@ -2,8 +2,9 @@
 // written in place as Hugging Face model folders) plus the shipped zoo (read-only). A model's id is
 // "<root label>/<folder>" — never a path: every id is resolved inside its root, and a name with
 // "..", an absolute path, or a symlink that leads out of the root is refused.
+import { makeDirs } from '../util/fs.node.ts';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, realpath } from 'node:fs/promises';
+import { lstat, readFile, readdir, realpath } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ModelStore, ModelSummary } from '../engine/models.ts';
 import type { ModelFiles } from '../model/folder.ts';
@@ -132,7 +133,7 @@ export function folderLibrary(roots: LibraryRoot[]): ModelStore & { resolveId(id
     tokenizerFiles: async (id) => readTokenizerFiles(await resolveId(id)),
     async localPath(id: string, forWrite = false): Promise<string> {
       const dir = await resolveId(id, forWrite);
-      if (forWrite) await mkdir(resolve(dir, '..'), { recursive: true });
+      if (forWrite) await makeDirs(resolve(dir, '..'));
       return dir;
     },
   };

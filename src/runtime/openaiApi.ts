@@ -200,6 +200,14 @@ function completionLogprobs(r: SampleResult, text: string) {
   return kept;
 }
 
+/** A failed generation: the request's fault (400, with the field) when the engine says so, else 500. */
+function jobError(message: string, chat: boolean): HttpError {
+  if (/no language tag|no <lang:/.test(message)) return new HttpError(400, `${message} (give lang)`, 'lang');
+  if (/the prompt (is empty|has \d+ tokens)/.test(message)) return new HttpError(400, message, chat ? 'messages' : 'prompt');
+  if (/is not stored|unknown (ONNX |GGUF )?teacher|no such model/.test(message)) return new HttpError(404, message, 'model');
+  return new HttpError(500, message);
+}
+
 export async function handleOpenAi(engine: Engine, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   try {
     if (url.pathname === '/v1/models') {
@@ -254,7 +262,7 @@ export async function handleOpenAi(engine: Engine, req: IncomingMessage, res: Se
     });
     const outcome = await job.outcome;
     res.off('close', onClose);
-    if (outcome.status === 'failed') throw new HttpError(500, outcome.error);
+    if (outcome.status === 'failed') throw jobError(outcome.error, chat);
     const r = outcome.result;
     if (!r) throw new HttpError(500, 'the generation ended without a result');
     if (!stopped) {

@@ -4,6 +4,7 @@
 // Example layout: ids = <bos> <lang:xx> text… <eos>. The model predicts ids[i+1] from ids[≤i];
 // mask[i] says whether that prediction counts. The language tag is given, never predicted; for
 // prompt/completion pairs only the completion and the final <eos> count (SFT).
+import { show } from '../util/show.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
 import { Rng } from '../util/rng.ts';
@@ -143,7 +144,7 @@ export function parsePairsJsonl(text: string, file = 'data.jsonl'): PairRecord[]
       if (typeof r?.[k] !== 'string') throw new Error(`${file}:${i + 1}: "${k}" must be a string`);
     }
     if (!LANGUAGE_CODES.includes(r.language as string)) {
-      throw new Error(`${file}:${i + 1}: unknown language '${String(r.language)}' (expected one of ${LANGUAGE_CODES.join(', ')})`);
+      throw new Error(`${file}:${i + 1}: unknown language '${show(r.language)}' (expected one of ${LANGUAGE_CODES.join(', ')})`);
     }
     out.push({ prompt: r.prompt as string, completion: r.completion as string, language: r.language as string });
   });

@@ -7,6 +7,7 @@
 // with the masked cross-entropy whose per-token weights are −∂loss/∂π / B — since π = −Σ NLL, that
 // is exactly ∂loss/∂logits (negative weights for the rejected side). Two forwards and one backward
 // per step. Telemetry uses TRL's names.
+import { show } from '../util/show.ts';
 import type { GpuContext, Tensor } from '../gpu/context.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { HostWeights } from '../model/init.ts';
@@ -86,7 +87,7 @@ export function parseDpoPairsJsonl(text: string, file = 'preferences.jsonl', def
   const out = parseJsonLines(text, file).map(({ line, value: r }) => {
     for (const k of ['prompt', 'chosen', 'rejected']) if (typeof r[k] !== 'string') throw new Error(`${file}:${line}: "${k}" must be a string`);
     const language = (r.language ?? defaultLanguage) as string | undefined;
-    if (typeof language !== 'string' || !LANGUAGE_CODES.includes(language)) throw new Error(`${file}:${line}: ${language === undefined ? 'no "language"' : `unknown language '${language}'`}`);
+    if (typeof language !== 'string' || !LANGUAGE_CODES.includes(language)) throw new Error(`${file}:${line}: ${language === undefined ? 'no "language"' : `unknown language '${show(language)}'`}`);
     return { prompt: r.prompt as string, chosen: r.chosen as string, rejected: r.rejected as string, language };
   });
   if (out.length === 0) throw new Error(`${file}: no pairs`);

@@ -175,7 +175,7 @@ describe('model folders', () => {
     expect(() => readModelFolder(without('model.safetensors'), 'm')).toThrow('m: no model.safetensors or model.safetensors.index.json');
     const bad = (config: unknown): ModelFiles => new Map([...files, ['config.json', typeof config === 'string' ? new TextEncoder().encode(config) : json(config)]]);
     expect(() => readModelFolder(bad('{"vocab_size": 50,'), 'm')).toThrow(/^m\/config\.json: invalid JSON/);
-    expect(() => readModelFolder(bad({ ...toHfConfig(CONFIG), model_type: 'llama' }), 'm')).toThrow(/^m\/config\.json: model_type 'llama' is not supported/);
+    expect(() => readModelFolder(bad({ ...toHfConfig(CONFIG), model_type: 'llama' }), 'm')).toThrow(/^m\/config\.json: model_type "llama" is not supported/);
     expect(() => readModelFolder(bad({ ...toHfConfig(CONFIG), num_attention_heads: 3 }), 'm')).toThrow(/not divisible by num_attention_heads 3/);
     // A valid config that disagrees with the weights: every tensor of layer 2 is missing.
     expect(() => readModelFolder(bad({ ...toHfConfig(CONFIG), num_hidden_layers: 3 }), 'm')).toThrow(/^m\/model\.safetensors: weights do not match config\.json: missing 8 tensor\(s\): model\.layers\.2\./);

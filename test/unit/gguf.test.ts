@@ -69,7 +69,7 @@ describe('GGUF reader refusals name the file and the problem', () => {
     expect(readGgufHeader(good, 'ok.gguf').metadata.get('general.architecture')).toBe('command-r');
   });
   it('not GGUF at all', () => {
-    expect(() => readGgufHeader(new TextEncoder().encode('{"not": "a gguf file at all"}'), 'a.gguf')).toThrow(/^a\.gguf: not a GGUF file \(it starts with "\{\\"no"/);
+    expect(() => readGgufHeader(new TextEncoder().encode('{"not": "a gguf file at all"}'), 'a.gguf')).toThrow(/^a\.gguf: not a GGUF file \(its magic, bytes 0–3, is "\{\\"no"/);
   });
   it('an unsupported version', () => {
     const b = good.slice();

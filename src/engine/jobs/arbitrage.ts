@@ -1,6 +1,7 @@
 // Arbitrage (route prompts to teachers, score with the Arbiter, keep the best), head-to-head
 // evaluation, and issue 5's experiment that chains them with SFT. A cancel returns the partial
 // result, flagged `cancelled` (a completion cut short by the cancel is never judged).
+import { show } from '../../util/show.ts';
 import { validateSampling } from '../../model/sample.ts';
 import { type ArbitrageResult, type ArbitrageSpec, runArbitrage, type TeacherInfo } from '../../arbitrage/arbitrage.ts';
 import { type ExperimentReport, type ExperimentSpec, type ExperimentStage, runArbitrageExperiment } from '../../arbitrage/experiment.ts';
@@ -104,7 +105,7 @@ async function llmJudgeFor(core: EngineCore, req: EvalRequest, stop: () => boole
   const mode = isTeacherId(id) ? await teacherMode(core, id, req.judgeMode) : 'raw';
   const constrain = req.judgeConstrain ?? true;
   const maxNewTokens = req.judgeMaxTokens ?? (constrain ? 32 : 512);
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 8 || maxNewTokens > 8192) throw new Error(`eval: the judge's reply budget must be 8 to 8192 tokens, got ${String(req.judgeMaxTokens)}`);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 8 || maxNewTokens > 8192) throw new Error(`eval: the judge's reply budget must be 8 to 8192 tokens, got ${show(req.judgeMaxTokens)}`);
   return {
     id,
     name,

@@ -1,4 +1,5 @@
 // Jobs on the device itself: every op against its CPU reference, the benchmarks, and the peers.
+import { show } from '../../util/show.ts';
 import { runOpChecks } from '../../ops/checks.ts';
 import { runBench, type BenchOptions, type BenchProgress, type BenchReport } from '../../bench/bench.ts';
 import { type CheckEvent, type CheckRequest, type CheckSummary, JobCancelled } from '../api.ts';
@@ -15,7 +16,7 @@ import type { BpeTokenizer } from '../../tokenizer/bpe.ts';
 /** Rows stream as events; a cancel returns the rows so far. */
 export async function checkOps(core: EngineCore, req: CheckRequest, ctl: JobControl<CheckEvent>): Promise<CheckSummary> {
   const seed = Number(req?.seed);
-  if (!Number.isInteger(seed)) throw new Error(`check: the seed must be an integer, got ${String(req?.seed)}`);
+  if (!Number.isInteger(seed)) throw new Error(`check: the seed must be an integer, got ${show(req?.seed)}`);
   const c = await core.device.context();
   const results = await runOpChecks(c, seed, (row, index, total) => ctl.emit({ row, index, total }), ctl.shouldStop);
   const passed = results.filter((r) => r.pass).length;
@@ -37,7 +38,7 @@ export async function tuneKernels(core: EngineCore, req: TuneKernelsRequest, ctl
   let shapes: TuneShapes;
   if (req?.shapes) {
     shapes = req.shapes;
-    for (const [k, v] of Object.entries(shapes)) if (!(Number.isInteger(v) && v >= 1 && v <= 262144)) throw new Error(`tuneKernels: shapes.${k} must be an integer from 1 to 262144, got ${String(v)}`);
+    for (const [k, v] of Object.entries(shapes)) if (!(Number.isInteger(v) && v >= 1 && v <= 262144)) throw new Error(`tuneKernels: shapes.${k} must be an integer from 1 to 262144, got ${show(v)}`);
   } else {
     let config: ModelConfig;
     if (req?.modelId) config = (await core.library.read(req.modelId)).folder.config;
@@ -74,7 +75,7 @@ export async function peers(core: EngineCore, req: PeersRequest, ctl: JobControl
   const ids = req?.models?.length ? req.models : DEFAULT_PEER_MODELS;
   const promptTokens = req?.promptTokens ?? 32;
   const o = peerOptions(req ?? {});
-  if (!Number.isInteger(promptTokens) || promptTokens < 2 || promptTokens > 512) throw new Error(`peers: promptTokens must be 2 to 512, got ${String(req?.promptTokens)}`);
+  if (!Number.isInteger(promptTokens) || promptTokens < 2 || promptTokens > 512) throw new Error(`peers: promptTokens must be 2 to 512, got ${show(req?.promptTokens)}`);
   const text = (await core.resources.prompts('fra', 'heldout')).map((p) => `${p.prompt} ${p.reference}`).join('\n');
   const models: PeerModel[] = [];
   for (const id of ids) {

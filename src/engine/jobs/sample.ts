@@ -1,5 +1,6 @@
 // Sampling: one completion streamed token by token, and whole completions for the jobs that
 // generate many (arbitrage, evaluation), memoised per job.
+import { show } from '../../util/show.ts';
 import { generate, generateBatch, type StopReason } from '../../model/generate.ts';
 import { generatedLogprobs } from '../../model/logprobs.ts';
 import { type SamplingOptions, validateSampling } from '../../model/sample.ts';
@@ -17,7 +18,7 @@ import type { BpeTokenizer } from '../../tokenizer/bpe.ts';
 /** Samples a completion of the prompt; every token is an event. A cancel returns the text so far. */
 export async function sample(core: EngineCore, req: SampleRequest, ctl: JobControl<SampleEvent>): Promise<SampleResult> {
   validateSampling(req.sampling);
-  if (req.logprobs !== undefined && !(Number.isInteger(req.logprobs) && req.logprobs >= 0 && req.logprobs <= 20)) throw new Error(`sample: logprobs must be an integer from 0 to 20, got ${String(req.logprobs)}`);
+  if (req.logprobs !== undefined && !(Number.isInteger(req.logprobs) && req.logprobs >= 0 && req.logprobs <= 20)) throw new Error(`sample: logprobs must be an integer from 0 to 20, got ${show(req.logprobs)}`);
   language(req.lang);
   if (typeof req.prompt !== 'string') throw new Error('sample: the prompt must be text');
   if (req.jsonSchema !== undefined && (!req.jsonSchema || typeof req.jsonSchema !== 'object' || Array.isArray(req.jsonSchema))) throw new Error('sample: jsonSchema must be a JSON schema object');
@@ -53,7 +54,7 @@ export async function sample(core: EngineCore, req: SampleRequest, ctl: JobContr
 /** The teacher's default prompt mode, unless the request names one. */
 export async function teacherMode(core: EngineCore, modelId: string, mode: PromptMode | undefined): Promise<PromptMode> {
   if (mode !== undefined) {
-    if (mode !== 'raw' && mode !== 'chat') throw new Error(`sample: mode must be 'raw' or 'chat', got '${String(mode)}'`);
+    if (mode !== 'raw' && mode !== 'chat') throw new Error(`sample: mode must be 'raw' or 'chat', got '${show(mode)}'`);
     return mode;
   }
   return (await core.teachers.find(modelId))?.defaultMode ?? 'raw';

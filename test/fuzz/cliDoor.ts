@@ -1,0 +1,133 @@
+// The CLI's arguments as a door: `main(argv)` in this process (stdout and stderr captured), on
+// commands whose accepted runs are short (the fuzz model, a step or a few tokens). Each case must
+// exit 0, or 1/2 with a message that names the command and the option or path at fault; a failed
+// command must leave no output behind.
+import fc from 'fast-check';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import { writeModelDir } from '../../src/model/folder.node.ts';
+import type { Door } from './harness.ts';
+import { MERGE_YAMLS, tinyModel } from './fixtures.ts';
+import YAML from 'yaml';
+
+let dir = '';
+let model = '';
+let outCount = 0;
+
+/** Values an option may get: valid small ones, paths, and nonsense. */
+function values(opt: string): fc.Arbitrary<string> {
+  const nonsense = fc.constantFrom('', ' ', '-1', '0', '1e999', 'NaN', '0x10', ' 2', '١٢', '2.5', '9007199254740993', '--json', 'true', '../..', '/dev/null', '\u0000');
+  const valid: Record<string, string[]> = {
+    steps: ['1'],
+    batch: ['1', '2'],
+    seq: ['4', '8'],
+    lr: ['0.001'],
+    seed: ['1', '4294967295', '4294967296'],
+    'max-new-tokens': ['1', '3'],
+    'min-new-tokens': ['0', '1'],
+    temperature: ['0', '0.7', '2'],
+    'top-k': ['0', '5'],
+    'top-p': ['0.9', '1', '1.5'],
+    lang: ['fra', 'eng', 'xx', 'rus'],
+    langs: ['fra', 'fra,eng', 'fra,,eng', 'zzz'],
+    prompt: ['Bonjour', ''],
+    text: ['Bonjour le monde', ''],
+    ids: ['1,2,3', '1,,2', '-1', '99999'],
+    size: ['tiny', 'huge'],
+    format: ['gguf', 'onnx', 'zip'],
+    dtype: ['f32', 'f16', 'q4'],
+    'eval-every': ['0'],
+    'checkpoint-every': ['0'],
+    'max-shard-size': ['1KB', '2GB', 'lots'],
+  };
+  const paths = fc.constantFrom(model, join(dir, 'missing'), join(dir, 'merge.yml'), join(dir, 'data.jsonl'), '/proc/self/nonexistent');
+  const out = fc.constant(null).map(() => join(dir, `out-${++outCount}`));
+  if (opt === 'out') return fc.oneof(out, paths);
+  if (opt === 'model' || opt === 'tokenizer' || opt === 'file' || opt === 'data' || opt === 'config') return fc.oneof({ weight: 3, arbitrary: paths }, { weight: 1, arbitrary: nonsense });
+  return fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...(valid[opt] ?? ['1'])) }, { weight: 2, arbitrary: nonsense }, { weight: 1, arbitrary: fc.string({ maxLength: 6 }) });
+}
+
+const COMMANDS: Record<string, string[]> = {
+  tokenize: ['tokenizer', 'text', 'file'],
+  create: ['out', 'size', 'seed'],
+  sample: ['model', 'lang', 'prompt', 'max-new-tokens', 'min-new-tokens', 'temperature', 'top-k', 'top-p', 'seed'],
+  logprobs: ['model', 'text', 'ids', 'lang'],
+  export: ['model', 'out', 'format', 'dtype'],
+  train: ['model', 'out', 'langs', 'data', 'steps', 'batch', 'seq', 'lr', 'seed', 'eval-every', 'checkpoint-every'],
+  merge: ['config', 'out', 'max-shard-size', 'seed'],
+};
+/** What each command needs to do anything: present most of the time, so cases get past "required". */
+const REQUIRED: Record<string, Record<string, string>> = {
+  sample: { 'max-new-tokens': '2' },
+  train: { steps: '1', batch: '1', seq: '4', 'eval-every': '0', 'checkpoint-every': '0' },
+};
+
+const argv: fc.Arbitrary<string[]> = fc.constantFrom(...Object.keys(COMMANDS)).chain((cmd) =>
+  fc
+    .tuple(
+      fc.uniqueArray(fc.constantFrom(...COMMANDS[cmd]), { maxLength: 6 }).chain((opts) => fc.tuple(...opts.map((o) => values(o).map((v) => [o, v] as const)))),
+      fc.boolean(),
+      fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('--nope', '-x', '--json', 'extra', '--steps') }),
+    )
+    .map(([pairs, withRequired, odd]) => {
+      const given = new Map<string, string>(pairs);
+      // Without the required option values the run is refused early; with them it may really run (briefly).
+      if (withRequired) for (const [k, v] of Object.entries(REQUIRED[cmd] ?? {})) if (!given.has(k)) given.set(k, v);
+      if (!withRequired && cmd === 'sample') given.set('max-new-tokens', given.get('max-new-tokens') ?? '1');
+      if (cmd === 'train' && !given.has('steps')) given.set('steps', '1');
+      if (cmd === 'train') for (const k of ['eval-every', 'checkpoint-every']) if (!given.has(k)) given.set(k, '0');
+      const args = [cmd, ...[...given].flatMap(([k, v]) => [`--${k}`, v])];
+      if (odd) args.push(odd);
+      return args;
+    }),
+);
+
+/** Runs the CLI in-process, capturing what it writes. */
+async function runCli(args: string[]): Promise<{ code: number; stderr: string }> {
+  const write = { out: process.stdout.write, err: process.stderr.write };
+  let stderr = '';
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), stderr };
+  } finally {
+    process.stdout.write = write.out;
+    process.stderr.write = write.err;
+  }
+}
+
+export const cliArguments: Door<string[]> = {
+  name: 'cli-arguments',
+  what: "the CLI's arguments (tokenize, create, sample, logprobs, export, train, merge)",
+  input: argv,
+  enter: async (args) => {
+    const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
+    const fresh = out !== null && out.includes(`${dir}/out-`);
+    const { code, stderr } = await runCli(args);
+    if (code === 0) return;
+    if (code !== 1 && code !== 2) throw new TypeError(`exit code ${code}`);
+    // Progress lines (\r-rewritten) may come first; the error is the command's own line.
+    const lines = stderr.split(/[\r\n]+/).filter((l) => l.trim());
+    const message = lines.find((l) => l.startsWith('aya-playground ')) ?? lines.at(-1) ?? '';
+    if (/Cannot read prop|is not a function|is not iterable|Maximum call stack/.test(stderr)) throw new TypeError(message);
+    // A command that failed must not leave a half-written output folder.
+    if (fresh && existsSync(out!)) throw new TypeError(`failed (exit ${code}) but left ${out} behind: ${message}`);
+    throw new Error(message);
+  },
+  names: { file: /^aya-playground \w[\w-]*: /, place: /\w+\[\d+\]|--[a-z][a-z-]*|'[^']*'|"[^"]*"|\/|unknown command|config|model|tokenizer/ },
+  timeoutMs: 60_000,
+  setup: async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aya-fuzz-cli-'));
+    model = join(dir, 'tiny');
+    await writeModelDir(model, tinyModel().files);
+    const merge = YAML.parse(MERGE_YAMLS[0]);
+    merge.models = merge.models.map((m: { model: string; parameters?: unknown }) => ({ ...m, model }));
+    writeFileSync(join(dir, 'merge.yml'), YAML.stringify(merge));
+    writeFileSync(join(dir, 'data.jsonl'), '{"prompt": "Bonjour", "completion": " le monde", "language": "fra"}\n');
+  },
+};
