@@ -54,11 +54,13 @@ What the fuzzing found and what changed (all kept as regression fixtures):
 - config.json errors from the shape checks said \`config: bosTokenId …\`: they now name the file
   and its snake_case field;
 - \`model_type\` / \`hidden_act\` given an object crashed the message itself (\`String(obj)\`);
-- a mergekit YAML with an alias before its anchor threw a ReferenceError from the YAML library;
-  alias bombs are capped;
+- a mergekit YAML with an alias before its anchor threw a ReferenceError from the YAML library
+  (now refused as invalid YAML);
 - \`not valid UTF-8\` now says at which byte (folder JSON files, the safetensors header, the
   runtime's binary frames); a cut-off JSON file says where it ends;
-- weights holding NaN or ±Inf are refused on import, naming the tensor and the element;
+- weights holding NaN or ±Inf are refused on import and load, naming the file (the shard), the
+  tensor and the element (training never saves such weights: a non-finite step is refused before
+  the weights change);
 - a tokenizer.json that @huggingface/tokenizers cannot read (an ONNX teacher's) is checked
   field by field first, so the refusal names the field instead of a TypeError inside the library;
 - the OpenAI-compatible endpoints answered 500 when the guessed language was not in the model's
@@ -77,7 +79,8 @@ What the fuzzing found and what changed (all kept as regression fixtures):
   \`EISDIR\` and \`--data ''\` named no option: file options now say which option and path;
   \`logprobs --ids 99999\` is refused naming \`ids[0]\` and the model's vocabulary.
 
-Limits, said plainly: a synchronous parser cannot be interrupted, so a case that runs past its
+Limits, said plainly: an ONNX graph that onnxruntime cannot parse is refused naming the file, with
+onnxruntime's own words and no place inside the protobuf (it gives none); a synchronous parser cannot be interrupted, so a case that runs past its
 limit is reported as a hang only once it returns (a true infinite loop would stall the run — the
 /proc \`mkdir\` above was found that way); the WebSocket door sends calls and job controls but no
 \`start\` (a mutated job request may legitimately run for hours); the GGUF door reads the header and

@@ -426,7 +426,7 @@ export function parsePromptsJsonl(text: string, file = 'prompts.jsonl', defaultL
     if (!LANGUAGE_CODES.includes(language)) throw new Error(`${file}:${line}: unknown language '${language}' (expected one of ${LANGUAGE_CODES.join(', ')})`);
     if (r.reference !== undefined && typeof r.reference !== 'string') throw new Error(`${file}:${line}: "reference" must be a string`);
     const given = r.id ?? r.question_id;
-    if (given !== undefined && given !== null && typeof given !== 'string' && typeof given !== 'number') throw new Error(`${file}:${line}: "${r.id !== undefined ? 'id' : 'question_id'}" must be a string or a number`);
+    if (given !== undefined && given !== null && typeof given !== 'string' && typeof given !== 'number') throw new Error(`${file}:${line}: "${r.id !== undefined && r.id !== null ? 'id' : 'question_id'}" must be a string or a number`);
     let id = String(given ?? `${language}-${line}`);
     if (seen.has(`${language}:${id}`)) id = `${id}-${line}`;
     seen.add(`${language}:${id}`);

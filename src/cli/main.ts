@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Engine } from '../engine/engine.ts';
-import type { EngineApi } from '../engine/api.ts';
+import type { EngineApi, TrainRequest } from '../engine/api.ts';
 import { releaseNodeGpu } from '../gpu/node.ts';
 import { UNIVERSAL_VOCAB_SIZE } from '../tokenizer/universal.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
@@ -54,6 +54,9 @@ const USAGE = `usage: aya-playground <command> [options]        (--json: JSON on
   train --model DIR --out DIR [--langs fra,spa,… | --data pairs.jsonl] [--steps N] [--batch B]
         [--seq T] [--lr LR] [--seed S] [--eval-every N] [--checkpoint-every N]
                                              fine-tune (SFT) a model; one JSON metrics line per step
+        | --resume DIR                       continue an interrupted run from its folder (checkpoints
+                                             and cancelled runs keep their optimizer state): the
+                                             result is bit-identical to a run that never stopped
   zoo [--out public/models] [--size tiny] [--teacher-steps N] [--student-steps N] [--batch B]
       [--seq T] [--seed S]                   train the family teachers and the base student
 ${ARBITRAGE_USAGE}${DPO_USAGE}${MERGE_USAGE}${MERGE_SEARCH_USAGE}${SERVE_USAGE}
@@ -106,6 +109,7 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
     seed: { type: 'string' },
     'eval-every': { type: 'string' },
     'checkpoint-every': { type: 'string' },
+    resume: { type: 'string' },
   },
   zoo: {
     out: { type: 'string', default: 'public/models' },
@@ -348,6 +352,14 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
       return 0;
     }
     case 'train': {
+      if (typeof values.resume === 'string') {
+        // The interrupted run's folder holds its request: nothing else may be given.
+        const others = Object.keys(TRAIN_RUN_OPTIONS).filter((k) => values[k] !== undefined);
+        if (others.length) throw new UsageError(`--resume continues a saved run with its own settings; drop ${others.map((k) => `--${k}`).join(', ')}`);
+        const dest = resolve(values.resume);
+        await checkOutputFolder(dest, '--resume');
+        return trainCommand(engine, { resumeFrom: dest } as TrainRequest, dest, asJson);
+      }
       const src = resolve(need(values, 'model'));
       const dest = resolve(need(values, 'out'));
       await checkOutputFolder(dest);
@@ -361,9 +373,8 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
         for (const l of langs) if (!LANGUAGE_CODES.includes(l)) throw new UsageError(`--langs: unknown language '${l}'`);
       }
       const steps = int(values, 'steps', 100);
-      const r = await runJob(
+      return trainCommand(
         engine,
-        'train',
         {
           modelId: src,
           name: basename(dest),
@@ -379,18 +390,28 @@ async function run(engine: EngineApi, command: string, values: Values, asJson: b
           evalEvery: int(values, 'eval-every', 0),
           checkpointEvery: int(values, 'checkpoint-every', 0),
         },
-        (e) => {
-          if (asJson) json(e.type === 'checkpoint' ? { type: e.type, step: e.step, out: dest } : e);
-          else if (e.type === 'step') {
-            const p = e.point;
-            process.stderr.write(`\rstep ${p.step}/${steps} loss ${p.loss.toFixed(4)} ${p.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(e.etaSeconds)} s left`.padEnd(80));
-          } else if (e.type === 'eval') process.stderr.write(`\nheld-out loss at step ${e.point.step}: mean ${e.point.mean.toFixed(4)}\n`);
-        },
+        dest,
+        asJson,
       );
-      if (asJson) json({ type: 'done', out: r.model ? dest : null, steps: r.steps, stopped: r.stopped, error: r.error ?? null, seconds: r.seconds });
-      else process.stderr.write(`\n${r.stopped === 'done' ? 'trained' : `stopped (${r.stopped}${r.error ? `: ${r.error}` : ''})`} after ${r.steps} steps${r.model ? ` → ${dest}` : ''}\n`);
-      return r.stopped === 'non-finite' ? 1 : 0;
     }
   }
   return 2;
+}
+
+/** The options of a training run (which --resume takes from the saved run instead). */
+const TRAIN_RUN_OPTIONS = Object.fromEntries(Object.entries(OPTIONS.train ?? {}).filter(([k]) => k !== 'resume'));
+
+async function trainCommand(engine: EngineApi, req: TrainRequest, dest: string, asJson: boolean): Promise<number> {
+  let steps = req.steps;
+  const r = await runJob(engine, 'train', req, (e) => {
+    if (asJson) json(e.type === 'checkpoint' ? { type: e.type, step: e.step, out: dest } : e);
+    else if (e.type === 'step') {
+      const p = e.point;
+      steps ??= Math.round(p.step / e.fraction);
+      process.stderr.write(`\rstep ${p.step}/${steps} loss ${p.loss.toFixed(4)} ${p.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(e.etaSeconds)} s left`.padEnd(80));
+    } else if (e.type === 'eval') process.stderr.write(`\nheld-out loss at step ${e.point.step}: mean ${e.point.mean.toFixed(4)}\n`);
+  });
+  if (asJson) json({ type: 'done', out: r.model ? dest : null, steps: r.steps, stopped: r.stopped, error: r.error ?? null, seconds: r.seconds });
+  else process.stderr.write(`\n${r.stopped === 'done' ? 'trained' : `stopped (${r.stopped}${r.error ? `: ${r.error}` : ''})`} after ${r.steps} steps${r.model ? ` → ${dest}` : ''}${r.stopped === 'cancelled' ? ` (continue it with: aya-playground train --resume ${dest})` : ''}\n`);
+  return r.stopped === 'non-finite' ? 1 : 0;
 }

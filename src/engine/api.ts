@@ -206,6 +206,10 @@ export interface TrainRequest {
   seed: number;
   evalEvery: number;
   checkpointEvery: number;
+  /** Continue the interrupted run saved as this model (a checkpoint or a cancelled run, which keep
+   *  their optimizer state): its own request is used, the rest of this one is ignored, and it is
+   *  saved in place. The result is bit-identical to the run never having stopped. */
+  resumeFrom?: string;
 }
 
 export type TrainEvent =

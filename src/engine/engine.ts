@@ -174,7 +174,7 @@ export class Engine implements EngineApi {
   }
 
   disconnectEndpoint(name: string) {
-    return this.core.teachers.remove(`openai:${show(name)}/`);
+    return this.core.teachers.remove(`openai:${String(name)}/`);
   }
 
   private onnx: Promise<OnnxTeachers> | null = null;

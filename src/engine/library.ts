@@ -61,8 +61,9 @@ export class ModelLibrary {
   }
 
   /** A model folder from weights, with the tokenizer and provenance of `like`. */
-  saveWeights(id: string, name: string, like: ModelFolder, weights: HostWeights, playground: Record<string, unknown>): Promise<ModelSummary> {
+  saveWeights(id: string, name: string, like: ModelFolder, weights: HostWeights, playground: Record<string, unknown>, extra?: ModelFiles): Promise<ModelSummary> {
     const files = writeModelFolder({ config: like.config, weights, tokenizerJson: like.tokenizerJson, tokenizerConfigJson: like.tokenizerConfigJson, playground });
+    for (const [k, v] of extra ?? []) files.set(k, v);
     return this.save(id, name, 'trained', like.config, files, playground);
   }
 

@@ -4,6 +4,7 @@
 // streaming. Tokenizers and chat templates are Hugging Face's own code (@huggingface/tokenizers,
 // @huggingface/jinja), not ours, so a Hub model tokenises as it does in transformers.js. Teachers
 // sample and score; they have no weights here to train or merge.
+import { show } from '../util/show.ts';
 import * as ort from 'onnxruntime-web';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
@@ -130,6 +131,10 @@ export class OnnxTeachers implements TeacherBackend {
     if (!numHeads || !hidden || !layers) throw new Error(`${name}/config.json: needs num_attention_heads, hidden_size and num_hidden_layers (a decoder's config)`);
     const kvHeads = num(config.num_key_value_heads) ?? numHeads;
     const headDim = num(config.head_dim) ?? hidden / numHeads;
+    // Sizes the feeds are built from: positive and far from absurd (a corrupt file must not size arrays).
+    for (const [k, v, max] of [['num_hidden_layers', layers, 1024], ['num_attention_heads', numHeads, 1024], ['num_key_value_heads', kvHeads, 1024], ['hidden_size', hidden, 1 << 16], ['head_dim', headDim, 1 << 12]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`${name}/config.json: '${k}' must be an integer from 1 to ${max}, got ${show(v)}`);
+    }
 
     checkTokenizerJson(tokenizerJson, `${name}/tokenizer.json`);
     let tokenizer: Tokenizer;
@@ -146,10 +151,10 @@ export class OnnxTeachers implements TeacherBackend {
     let session: ort.InferenceSession | null = null;
     let provider: OnnxProvider = this.providers[0];
     const refusals: string[] = [];
+    // On WebGPU the KV cache stays on the GPU between steps; only the logits come back.
+    const presents = Array.from({ length: layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
     for (const p of this.providers) {
       try {
-        // On WebGPU the KV cache stays on the GPU between steps; only the logits come back.
-        const presents = Array.from({ length: layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
         session = await ort.InferenceSession.create(bytes, {
           executionProviders: [p],
           graphOptimizationLevel: 'all',

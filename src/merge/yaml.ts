@@ -61,9 +61,9 @@ export function parseMergekitYaml(text: string, source = 'config.yml'): { config
   if (doc.errors.length) throw new Error(`${source}: invalid YAML (${doc.errors[0].message})`);
   let raw: unknown;
   try {
-    raw = doc.toJS({ maxAliasCount: 100 });
+    raw = doc.toJS();
   } catch (e) {
-    // An alias used before its anchor, or an alias bomb ("billion laughs").
+    // An alias used before its anchor; an alias bomb ("billion laughs", which the library caps).
     throw new Error(`${source}: invalid YAML (${(e as Error).message})`);
   }
   if (!isObject(raw)) throw new Error(`${source}: expected a mapping with merge_method, models, …`);

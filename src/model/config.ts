@@ -20,7 +20,6 @@ export function headDim(c: ModelConfig): number {
   return c.hiddenSize / c.numAttentionHeads;
 }
 
-/** Checks the invariants the kernels rely on; throws a message naming the offending field. */
 const MAX_DIMS: Record<string, number> = {
   vocabSize: 1 << 21,
   hiddenSize: 1 << 16,
@@ -31,6 +30,7 @@ const MAX_DIMS: Record<string, number> = {
   maxPositionEmbeddings: 1 << 24,
 };
 
+/** Checks the invariants the kernels rely on; throws a message naming the offending field. */
 export function validateConfig(c: ModelConfig): ModelConfig {
   const ints: Array<keyof ModelConfig> = [
     'vocabSize',

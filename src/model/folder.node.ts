@@ -4,7 +4,7 @@ import { makeDirs } from '../util/fs.node.ts';
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
+import { CHECKPOINT_STATE_FILES,
   CONFIG_FILE,
   INDEX_FILE,
   PLAYGROUND_FILE,
@@ -60,7 +60,8 @@ export async function readModelDir(dir: string): Promise<ModelFiles> {
     }
   }
 
-  for (const name of [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, PLAYGROUND_FILE]) {
+  // A resumable checkpoint's optimizer state comes along (a finished model has none).
+  for (const name of [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, PLAYGROUND_FILE, ...CHECKPOINT_STATE_FILES]) {
     const bytes = await readIfExists(join(dir, name));
     if (bytes) files.set(name, bytes);
   }
@@ -106,6 +107,8 @@ export async function writeModelDir(dir: string, files: ModelFiles): Promise<voi
   // loading old weights beside a new config.
   if (files.has(WEIGHTS_FILE) && !files.has(INDEX_FILE)) await removeIfExists(join(dir, INDEX_FILE));
   if (files.has(INDEX_FILE) && !files.has(WEIGHTS_FILE)) await removeIfExists(join(dir, WEIGHTS_FILE));
+  // A checkpoint's optimizer state does not outlive it: the finished model is saved without one.
+  for (const name of CHECKPOINT_STATE_FILES) if (!files.has(name)) await removeIfExists(join(dir, name));
   for (const { tmp, final } of temps) await rename(tmp, final);
   for (const name of await readdir(dir)) {
     if (isShardName(name) && !files.has(name)) await removeIfExists(join(dir, name));

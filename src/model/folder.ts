@@ -24,6 +24,10 @@ export const INDEX_FILE = 'model.safetensors.index.json';
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 export const PLAYGROUND_FILE = 'playground.json';
+/** A resumable checkpoint's extra files (src/train/checkpoint.ts); a finished model has neither. */
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const TRAINER_STATE_FILE = 'trainer_state.json';
+export const CHECKPOINT_STATE_FILES: readonly string[] = [OPTIMIZER_FILE, TRAINER_STATE_FILE];
 
 /** Files a folder may hold besides shards. */
 export const KNOWN_FILES: readonly string[] = [CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, PLAYGROUND_FILE];
@@ -135,12 +139,12 @@ export function checkWeights(config: ModelConfig, weights: Map<string, HostTenso
 }
 
 /** Refuses weights holding NaN or ±Inf (a diverged run or a corrupt file), naming the tensor and element. */
-export function checkFinite(weights: Map<string, HostTensor>, path: string): void {
+export function checkFinite(weights: Map<string, HostTensor>, path: string | ((tensor: string) => string)): void {
   for (const [name, t] of weights) {
     const d = t.data;
     for (let i = 0; i < d.length; i++) {
       const x = d[i];
-      if (x - x !== 0) throw new Error(`${path}: tensor '${name}' holds ${x} at element ${i} [${unravel(i, t.shape).join(', ')}]; the playground loads only finite weights`);
+      if (x - x !== 0) throw new Error(`${typeof path === 'string' ? path : path(name)}: tensor '${name}' holds ${x} at element ${i} [${unravel(i, t.shape).join(', ')}]; the playground loads only finite weights`);
     }
   }
 }
@@ -169,6 +173,8 @@ export function readModelFolder(files: ModelFiles, folderName = 'model'): ModelF
   // transformers' order of preference: the single file, then the index.
   let weights: Map<string, HostTensor>;
   let weightsPath: string;
+  // Which file holds a tensor (a shard of a sharded folder), for errors about its values.
+  let fileOf = (_tensor: string) => weightsPath;
   const single = files.get(WEIGHTS_FILE);
   const indexBytes = files.get(INDEX_FILE);
   if (single) {
@@ -177,6 +183,7 @@ export function readModelFolder(files: ModelFiles, folderName = 'model'): ModelF
   } else if (indexBytes) {
     weightsPath = `${folderName}/${INDEX_FILE}`;
     const index = parseShardIndex(indexBytes, weightsPath);
+    fileOf = (tensor) => `${folderName}/${index.weightMap.get(tensor) ?? INDEX_FILE}`;
     const missingShards = index.shards.filter((s) => !files.has(s));
     if (missingShards.length) throw new Error(`${weightsPath}: shard(s) missing from the folder: ${listNames(missingShards)}`);
     weights = new Map();
@@ -194,7 +201,7 @@ export function readModelFolder(files: ModelFiles, folderName = 'model'): ModelF
     throw new Error(`${folderName}: no ${WEIGHTS_FILE} or ${INDEX_FILE}`);
   }
   weights = checkWeights(config, weights, weightsPath);
-  checkFinite(weights, weightsPath);
+  checkFinite(weights, fileOf);
 
   const playground = readOptionalJson(files, PLAYGROUND_FILE, folderName);
   if (playground !== null && !isObject(playground)) throw new Error(`${folderName}/${PLAYGROUND_FILE}: not a JSON object`);

@@ -46,7 +46,8 @@ function sendError(res: ServerResponse, e: unknown): void {
   const status = e instanceof HttpError ? e.status : 500;
   const message = (e as Error).message ?? String(e);
   if (res.headersSent) {
-    res.write(`data: ${JSON.stringify({ error: { message, type: 'server_error' } })}\n\n`);
+    // A stream has said 200 already: the error event carries what the status would have.
+    res.write(`data: ${JSON.stringify({ error: { message, type: status < 500 ? 'invalid_request_error' : 'server_error', param: e instanceof HttpError ? e.param : null, code: null } })}\n\n`);
     res.end();
     return;
   }
@@ -202,9 +203,9 @@ function completionLogprobs(r: SampleResult, text: string) {
 
 /** A failed generation: the request's fault (400, with the field) when the engine says so, else 500. */
 function jobError(message: string, chat: boolean): HttpError {
-  if (/no language tag|no <lang:/.test(message)) return new HttpError(400, `${message} (give lang)`, 'lang');
+  if (/no language tag|no <lang:/.test(message)) return new HttpError(400, message, 'lang');
   if (/the prompt (is empty|has \d+ tokens)/.test(message)) return new HttpError(400, message, chat ? 'messages' : 'prompt');
-  if (/is not stored|unknown (ONNX |GGUF )?teacher|no such model/.test(message)) return new HttpError(404, message, 'model');
+  if (/^no model '|is not in this browser|unknown (ONNX |GGUF )?teacher/.test(message)) return new HttpError(404, message, 'model');
   return new HttpError(500, message);
 }
 

@@ -7,7 +7,7 @@
 import { show } from '../util/show.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
-import { Rng } from '../util/rng.ts';
+import { Rng, type RngState } from '../util/rng.ts';
 
 export interface TrainExample {
   language: string;
@@ -101,6 +101,14 @@ export class BatchSampler {
     const total = usable.reduce((s, m) => s + m.weight, 0);
     let acc = 0;
     this.cumulative = usable.map((m) => (acc += m.weight / total));
+  }
+
+  rngState(): RngState {
+    return this.rng.state();
+  }
+
+  restore(s: RngState): void {
+    this.rng.restore(s);
   }
 
   next(batch: number, seqLen: number, pad: number): Batch {

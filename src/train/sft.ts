@@ -2,6 +2,7 @@
 // per language. Runs on any ops backend (the GPU in the app and CLI). Progress, pause and cancel go
 // through hooks, so the Engine can make it a job and the CLI can log it.
 import type { GpuContext, Tensor } from '../gpu/context.ts';
+import type { RngState } from '../util/rng.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { HostWeights } from '../model/init.ts';
 import { gpuTrainOps, lossAndGrads, type LossBatch } from '../model/backprop.ts';
@@ -57,12 +58,27 @@ export interface TrainHooks {
   shouldStop?(): boolean;
   /** Resolves when the run may continue (pause). */
   waitIfPaused?(): Promise<void>;
-  /** A copy of the weights after `step` (every spec.checkpointEvery steps). */
-  onCheckpoint?(weights: HostWeights, step: number): Promise<void>;
+  /** A copy of the weights after `step` (every spec.checkpointEvery steps), and what resuming from
+   *  there needs (the optimizer's moments, the data sampler's RNG, the curves so far). */
+  onCheckpoint?(weights: HostWeights, step: number, state: TrainState): Promise<void>;
+}
+
+/** Everything a run needs to continue bit-identically after `step` (besides the weights then). */
+export interface TrainState {
+  step: number;
+  /** The batch sampler's RNG (seeded by spec.seed) after `step` batches. */
+  rng: RngState;
+  history: StepPoint[];
+  evals: EvalPoint[];
+  /** AdamW's first and second moments. */
+  m: HostWeights;
+  v: HostWeights;
 }
 
 export interface TrainOutcome {
   weights: HostWeights;
+  /** The state after the last step taken (to resume a cancelled run). */
+  state: TrainState;
   steps: number;
   history: StepPoint[];
   evals: EvalPoint[];
@@ -204,6 +220,8 @@ export async function runTraining(
   /** Where held-out loss comes from when the training data is not the UDHR (e.g. JSONL pairs);
    *  null: no held-out evaluation at all. */
   heldOutCorpus: Map<string, UdhrDocument> | null | undefined = data.corpus,
+  /** Continue an interrupted run of the same spec from its saved state (`weights` are its weights then). */
+  resume: TrainState | null = null,
 ): Promise<TrainOutcome> {
   const t0 = performance.now();
   validateTrainSpec(spec, config);
@@ -216,20 +234,28 @@ export async function runTraining(
   const wg = new Map<string, Tensor>([...weights].map(([k, t]) => [k, ctx.upload(t, k)]));
   const table = uploadRopeTable(ctx, ropeTableCpu(spec.seqLen, config.hiddenSize / config.numAttentionHeads, config.ropeTheta));
   const trainer = new Trainer(ops, config, wg, table, { ...DEFAULT_OPTIMIZER, ...spec.optimizer, totalSteps: spec.steps });
-  const history: StepPoint[] = [];
-  const evals: EvalPoint[] = [];
+  const history: StepPoint[] = resume ? [...resume.history] : [];
+  const evals: EvalPoint[] = resume ? [...resume.evals] : [];
+  if (resume) {
+    if (resume.step > spec.steps) throw new Error(`resume: the saved run is at step ${resume.step}, past its ${spec.steps} steps`);
+    trainer.restore(resume.step, resume.m, resume.v);
+    sampler.restore(resume.rng);
+  }
+  const state = async (): Promise<TrainState> => ({ step: trainer.step, rng: sampler.rngState(), history: [...history], evals: [...evals], ...(await trainer.moments()) });
   let stopped: TrainOutcome['stopped'] = 'done';
   let error: string | undefined;
   const evalNow = async (step: number) => {
     if (!held.size) return;
     const perLanguage = await evaluateHeldOut((b) => trainer.evalLoss(b), held, hooks.shouldStop);
+    // An evaluation cut short by a cancel is not a point of the curve (nor of a resumed run's).
+    if (hooks.shouldStop?.()) return;
     const e = { step, perLanguage, mean: mean(perLanguage) };
     evals.push(e);
     hooks.onEval?.(e);
   };
   try {
     let stepSeconds = 0; // time spent in steps only (not paused, not evaluating): the ETA's basis
-    for (let s = 0; s < spec.steps; s++) {
+    for (let s = trainer.step; s < spec.steps; s++) {
       await hooks.waitIfPaused?.();
       if (hooks.shouldStop?.()) {
         stopped = 'cancelled';
@@ -264,11 +290,11 @@ export async function runTraining(
       hooks.onStep?.(p, r.step / spec.steps, (stepSeconds / r.step) * (spec.steps - r.step));
       if (spec.evalEvery > 0 && r.step % spec.evalEvery === 0 && r.step < spec.steps) await evalNow(r.step);
       if (hooks.onCheckpoint && spec.checkpointEvery && r.step % spec.checkpointEvery === 0 && r.step < spec.steps) {
-        await hooks.onCheckpoint(await readWeights(wg), r.step);
+        await hooks.onCheckpoint(await readWeights(wg), r.step, await state());
       }
     }
     if (stopped !== 'cancelled') await evalNow(trainer.step);
-    return { weights: await readWeights(wg), steps: trainer.step, history, evals, stopped, error, seconds: (performance.now() - t0) / 1000 };
+    return { weights: await readWeights(wg), state: await state(), steps: trainer.step, history, evals, stopped, error, seconds: (performance.now() - t0) / 1000 };
   } finally {
     trainer.dispose();
     for (const t of wg.values()) t.release();

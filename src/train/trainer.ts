@@ -2,9 +2,10 @@
 // (the clip factor stays on the device), AdamW with warmup + cosine learning rate. A step whose
 // loss or gradient norm is not finite is refused before the weights change, so the model stays at
 // the last good step.
-import type { ModelConfig } from '../model/config.ts';
+import { type ModelConfig, parameterShapes } from '../model/config.ts';
 import { type LossBatch, type TrainOps, lossAndGrads } from '../model/backprop.ts';
 import type { RopeTable } from '../ops/rope.ts';
+import type { HostWeights } from '../model/init.ts';
 import { cosineSchedule } from '../ops/schedule.ts';
 
 export interface OptimizerOptions {
@@ -124,6 +125,39 @@ export class Trainer<T> {
     ops.release(sumsq);
     this.step = stepNo;
     return { step: stepNo, gradNorm, lr };
+  }
+
+  /** AdamW's moments (host copies): with `step`, what a resumed run needs besides the weights. */
+  async moments(): Promise<{ m: HostWeights; v: HostWeights }> {
+    const shapes = new Map(parameterShapes(this.config).map((p) => [p.name, p.shape]));
+    const read = async (src: Map<string, T>) => {
+      const out: HostWeights = new Map();
+      for (const [name, t] of src) out.set(name, { shape: shapes.get(name)!, data: Float32Array.from(await this.ops.values(t)) });
+      return out;
+    };
+    return { m: await read(this.m), v: await read(this.v) };
+  }
+
+  /** Continues after `step` with the moments of a saved run (shapes must match the weights). */
+  restore(step: number, m: HostWeights, v: HostWeights): void {
+    if (!Number.isInteger(step) || step < 0) throw new Error(`resume: step must be an integer ≥ 0, got ${step}`);
+    const shapes = new Map(parameterShapes(this.config).map((p) => [p.name, p.shape]));
+    for (const [which, src, dst] of [['exp_avg', m, this.m], ['exp_avg_sq', v, this.v]] as const) {
+      for (const name of dst.keys()) {
+        const t = src.get(name);
+        const want = shapes.get(name)!;
+        if (!t || t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]) || t.data.length !== want.reduce((a, b) => a * b, 1)) {
+          throw new Error(`resume: the optimizer state has no ${which} for '${name}' of shape [${want.join(', ')}]`);
+        }
+      }
+    }
+    for (const [src, dst] of [[m, this.m], [v, this.v]] as const) {
+      for (const [name, old] of dst) {
+        this.ops.release(old);
+        dst.set(name, this.ops.floats(src.get(name)!.data as unknown as number[], shapes.get(name)!));
+      }
+    }
+    this.step = step;
   }
 
   /** Σ weights · loss for a batch, without gradients. */

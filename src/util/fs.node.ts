@@ -16,7 +16,7 @@ export async function makeDirs(dir: string): Promise<void> {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR') throw new Error(`cannot create ${resolve(dir)}: a part of the path is a file, not a folder`);
-      if (code !== 'ENOENT') throw e;
+      if (code !== 'ENOENT') throw new Error(`cannot create ${resolve(dir)}: ${(e as Error).message}`);
       missing.unshift(d);
       const up = dirname(d);
       if (up === d) break;
@@ -27,7 +27,9 @@ export async function makeDirs(dir: string): Promise<void> {
     try {
       await mkdir(m);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create ${m}: ${(e as Error).message}`);
+      // Made meanwhile is fine, if it is a folder (not a file, not a dangling link).
+      const there = (e as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(m).then((s) => s.isDirectory(), () => false));
+      if (!there) throw new Error(`cannot create ${m}: ${(e as Error).message}`);
     }
   }
 }
@@ -46,7 +48,8 @@ export async function readTextFile(path: string, option?: string): Promise<strin
 /**
  * Checks, before a long job, that its output folder can be made where it is asked for: the
  * nearest existing parent is a writable folder (and the folder itself, if it exists, is one).
- * Nothing is created, so a refusal leaves the destination untouched.
+ * The destination is not created (a refusal leaves it untouched); a probe folder is made and
+ * removed in that parent, since some places (/proc) refuse folders whatever they claim.
  */
 export async function checkOutputFolder(dir: string, option = '--out'): Promise<void> {
   const target = resolve(dir);

@@ -14,6 +14,12 @@ export function rngKey(seed: number): number {
   return pcgHash(((seed >>> 0) ^ 0x9e3779b9) >>> 0);
 }
 
+export interface RngState {
+  counter: number;
+  /** The second normal of a Box–Muller pair, when one is waiting. */
+  spare: number | null;
+}
+
 /** Deterministic stream: value i is pcgHash(seed-mixed counter i). */
 export class Rng {
   private counter = 0;
@@ -47,6 +53,19 @@ export class Rng {
     const r = Math.sqrt(-2 * Math.log(u));
     this.spare = r * Math.sin(2 * Math.PI * v);
     return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Where the stream is (with its seed, all it takes to continue it: a resumed run). */
+  state(): RngState {
+    return { counter: this.counter, spare: this.spare };
+  }
+
+  /** Continues from a saved state (of a stream with the same seed). */
+  restore(s: RngState): this {
+    if (!Number.isSafeInteger(s?.counter) || s.counter < 0 || (s.spare !== null && typeof s.spare !== 'number')) throw new Error(`not an RNG state: ${JSON.stringify(s)?.slice(0, 80)}`);
+    this.counter = s.counter;
+    this.spare = s.spare;
+    return this;
   }
 
   /** Integer in [0, n). */

@@ -11,6 +11,22 @@ async function openReady(page: Page, hash: string) {
 const rowNamed = (page: Page, name: string) =>
   page.getByTestId('model-row').filter({ has: page.getByTestId('model-name').getByText(name, { exact: true }) });
 
+/** Pauses the run the moment the checkpoint of `step` is reported (a click from the test could come
+ *  too late for steps this small): the engine pauses before its next step. */
+function pauseAtCheckpoint(page: Page, step: number): Promise<void> {
+  return page.evaluate((at) => {
+    const obs = new MutationObserver(() => {
+      if (!document.querySelector('[data-testid="train-checkpoints"]')?.textContent?.includes(`step ${at}`)) return;
+      const pause = document.querySelector<HTMLButtonElement>('[data-testid="train-pause"]');
+      if (pause && !pause.disabled) {
+        pause.click();
+        obs.disconnect();
+      }
+    });
+    obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+  }, step);
+}
+
 test('train a tiny model on French with live charts, pause and resume, keep it across a reload; held-out heatmap', async ({ page }) => {
   test.setTimeout(900_000);
   await openReady(page, '#models');
@@ -42,19 +58,8 @@ test('train a tiny model on French with live charts, pause and resume, keep it a
   await page.getByLabel(/^Held-out eval every/).fill('3');
   await page.getByLabel(/^Checkpoint every/).fill('3');
   await expect(page.getByTestId('train-why')).toHaveCount(0);
-  // Pause the moment the step-3 checkpoint is reported (a click from the test could come too late
-  // for steps this small): the engine pauses before its next step.
-  await page.evaluate(() => {
-    const obs = new MutationObserver(() => {
-      if (!document.querySelector('[data-testid="train-checkpoints"]')?.textContent?.includes('step 3')) return;
-      const pause = document.querySelector<HTMLButtonElement>('[data-testid="train-pause"]');
-      if (pause && !pause.disabled) {
-        pause.click();
-        obs.disconnect();
-      }
-    });
-    obs.observe(document.body, { subtree: true, childList: true, characterData: true });
-  });
+  // Pause at the step-3 checkpoint.
+  await pauseAtCheckpoint(page, 3);
   await page.getByTestId('train-start').click();
 
   const status = page.getByTestId('train-status');
@@ -128,4 +133,52 @@ test('train a tiny model on French with live charts, pause and resume, keep it a
   await expect(heat.locator('td.cell.best')).toHaveCount(23);
   await heat.scrollIntoViewIfNeeded();
   await page.screenshot({ path: 'test-results/screens/models-heatmap.png', fullPage: true });
+});
+
+test('a run interrupted by a reload resumes from its last checkpoint and finishes', async ({ page }) => {
+  test.setTimeout(600_000);
+  await openReady(page, '#models');
+  const form = page.locator('#create');
+  await form.getByLabel('Name').fill('resume-base');
+  await form.getByRole('radio', { name: /tiny/ }).check();
+  await page.getByTestId('create-model').click();
+  await expect(rowNamed(page, 'resume-base')).toBeVisible({ timeout: 60_000 });
+  const baseId = (await rowNamed(page, 'resume-base').getAttribute('data-model-id'))!;
+
+  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
+  await page.getByTestId('train-model').selectOption(baseId);
+  await page.getByTestId('train-name').fill('resumed-fra');
+  await page.getByTestId('mix-clear').click();
+  await page.getByLabel('French weight').fill('1');
+  await page.getByLabel(/^Steps/).fill('6');
+  await page.getByLabel(/^Batch size/).fill('2');
+  await page.getByLabel(/^Sequence length/).fill('16');
+  await page.getByLabel(/^Held-out eval every/).fill('0');
+  await page.getByLabel(/^Checkpoint every/).fill('2');
+  // Pause at the step-2 checkpoint so the reload lands between steps (a run in this tab dies with it).
+  await pauseAtCheckpoint(page, 2);
+  await page.getByTestId('train-start').click();
+  await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });
+
+  // The page goes away mid-run: after the reload the run is "interrupted", its checkpoint kept.
+  await page.reload();
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
+  const outcome = page.getByTestId('train-outcome');
+  await expect(outcome).toHaveAttribute('data-status', 'interrupted');
+  await expect(outcome).toContainText('Its last checkpoint, step 2, is saved as resumed-fra');
+  await expect(page.getByTestId('loss-chart-summary')).toContainText(/over \d of 6 steps/);
+  await page.screenshot({ path: 'test-results/screens/train-interrupted.png', fullPage: true });
+
+  await page.getByTestId('train-resume-run').click();
+  await expect(outcome).toHaveAttribute('data-status', /done|error|non-finite/, { timeout: 300_000 });
+  expect(await outcome.textContent()).not.toMatch(/failed|Stopped/);
+  await expect(outcome).toHaveAttribute('data-status', 'done');
+  await expect(outcome).toContainText('Done: 6 steps');
+  // The curve goes on from the checkpoint: steps 1–2 from before the reload, 3–6 after.
+  await expect(page.getByTestId('loss-chart-summary')).toContainText(/Training loss over 6 of 6 steps: \d+\.\d{4} at step 1, \d+\.\d{4} at step 6/);
+  await expect(page.getByTestId('train-resume-run')).toHaveCount(0);
+  await page.locator('nav').getByRole('link', { name: 'Models' }).click();
+  await expect(rowNamed(page, 'resumed-fra').getByTestId('model-training')).toContainText('6/6 steps · complete');
+  await page.screenshot({ path: 'test-results/screens/train-resumed.png', fullPage: true });
 });

@@ -3,18 +3,16 @@
 // exit 0, or 1/2 with a message that names the command and the option or path at fault; a failed
 // command must leave no output behind.
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import { writeModelDir } from '../../src/model/folder.node.ts';
-import type { Door } from './harness.ts';
+import { CRASH_MESSAGE, type Door } from './harness.ts';
 import { MERGE_YAMLS, tinyModel } from './fixtures.ts';
 import YAML from 'yaml';
 
 let dir = '';
-let model = '';
-let outCount = 0;
 
 /** Values an option may get: valid small ones, paths, and nonsense. */
 function values(opt: string): fc.Arbitrary<string> {
@@ -42,9 +40,10 @@ function values(opt: string): fc.Arbitrary<string> {
     'checkpoint-every': ['0'],
     'max-shard-size': ['1KB', '2GB', 'lots'],
   };
-  const paths = fc.constantFrom(model, join(dir, 'missing'), join(dir, 'merge.yml'), join(dir, 'data.jsonl'), '/proc/self/nonexistent');
-  const out = fc.constant(null).map(() => join(dir, `out-${++outCount}`));
-  if (opt === 'out') return fc.oneof(out, paths);
+  // $DIR stands for this run's folder (so a kept case replays anywhere); inputs are never outputs.
+  const paths = fc.constantFrom('$DIR/tiny', '$DIR/missing', '$DIR/merge.yml', '$DIR/data.jsonl', '/proc/self/nonexistent');
+  const out = fc.integer({ min: 0, max: 1e9 }).map((n) => `$DIR/out-${n}`);
+  if (opt === 'out') return fc.oneof({ weight: 4, arbitrary: out }, { weight: 1, arbitrary: fc.constantFrom('$DIR/missing/deeper', '/proc/self/nonexistent', '') });
   if (opt === 'model' || opt === 'tokenizer' || opt === 'file' || opt === 'data' || opt === 'config') return fc.oneof({ weight: 3, arbitrary: paths }, { weight: 1, arbitrary: nonsense });
   return fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...(valid[opt] ?? ['1'])) }, { weight: 2, arbitrary: nonsense }, { weight: 1, arbitrary: fc.string({ maxLength: 6 }) });
 }
@@ -105,16 +104,17 @@ export const cliArguments: Door<string[]> = {
   name: 'cli-arguments',
   what: "the CLI's arguments (tokenize, create, sample, logprobs, export, train, merge)",
   input: argv,
-  enter: async (args) => {
+  enter: async (given) => {
+    const args = given.map((a) => a.replaceAll('$DIR', dir));
     const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
-    const fresh = out !== null && out.includes(`${dir}/out-`);
+    const fresh = out !== null && out.startsWith(`${dir}/out-`) && !existsSync(out);
     const { code, stderr } = await runCli(args);
     if (code === 0) return;
     if (code !== 1 && code !== 2) throw new TypeError(`exit code ${code}`);
     // Progress lines (\r-rewritten) may come first; the error is the command's own line.
     const lines = stderr.split(/[\r\n]+/).filter((l) => l.trim());
     const message = lines.find((l) => l.startsWith('aya-playground ')) ?? lines.at(-1) ?? '';
-    if (/Cannot read prop|is not a function|is not iterable|Maximum call stack/.test(stderr)) throw new TypeError(message);
+    if (CRASH_MESSAGE.test(stderr)) throw new TypeError(message);
     // A command that failed must not leave a half-written output folder.
     if (fresh && existsSync(out!)) throw new TypeError(`failed (exit ${code}) but left ${out} behind: ${message}`);
     throw new Error(message);
@@ -123,11 +123,12 @@ export const cliArguments: Door<string[]> = {
   timeoutMs: 60_000,
   setup: async () => {
     dir = mkdtempSync(join(tmpdir(), 'aya-fuzz-cli-'));
-    model = join(dir, 'tiny');
+    const model = join(dir, 'tiny');
     await writeModelDir(model, tinyModel().files);
     const merge = YAML.parse(MERGE_YAMLS[0]);
     merge.models = merge.models.map((m: { model: string; parameters?: unknown }) => ({ ...m, model }));
     writeFileSync(join(dir, 'merge.yml'), YAML.stringify(merge));
     writeFileSync(join(dir, 'data.jsonl'), '{"prompt": "Bonjour", "completion": " le monde", "language": "fra"}\n');
   },
+  teardown: async () => rmSync(dir, { recursive: true, force: true }),
 };

@@ -112,7 +112,7 @@ const shardedIndex: Door<ModelFiles> = {
 // ---- JSON files of the folder ----
 
 // V8's JSON errors give a position or quote the text around the mistake ('…"strip": fa�se…').
-const JSON_PLACE = /'[A-Za-z_][\w.]*'|"[\w.]+"|\b[a-z]+_[a-z_]+\b|position \d+|\.\.\."|line \d+|column \d+|byte \d+|not a JSON object|token|merge|vocab/;
+const JSON_PLACE = /'[A-Za-z_][\w.]*'|"[\w.]+"|\b[a-z]+_[a-z_]+\b|position \d+|\.\.\."|is not valid JSON|line \d+|column \d+|byte \d+|JSON object|token|merge|vocab|\b(decoder|normalizer|model|version|type)\b/;
 
 const configJson = jsonFileDoor('config.json', 'config.json', ['cohere', 'llama', 'silu', 'gelu', 'vocab_size', 'hidden_size', 'num_attention_heads', 'num_key_value_heads', 'bos_token_id'], JSON_PLACE, 'config.json of an imported model folder');
 const tokenizerJson = jsonFileDoor('tokenizer.json', 'tokenizer.json', ['BPE', 'ByteLevel', 'vocab', 'merges', 'added_tokens', 'special', 'content', 'id', '<pad>', '<bos>', '<eos>', '<lang:fra>', 'Ġ', 'Ċ'], JSON_PLACE, 'tokenizer.json of an imported model folder');
@@ -131,7 +131,8 @@ function jsonl(lines: object[], words: string[]): fc.Arbitrary<string> {
   );
 }
 
-const LINE_PLACE = (file: string) => new RegExp(`^${file.replace(/\./g, '\\.')}:(\\d+: |\\s*no )`);
+// After the file's name: its line ("sft.jsonl:3: …"), or the file as a whole ("sft.jsonl: no records").
+const LINE_PLACE = (_file: string) => /^(\d+: | no )/;
 const FILE = (file: string) => new RegExp(`^${file.replace(/\./g, '\\.')}:`);
 const LANG_WORDS = [...LANGUAGE_CODES.slice(0, 4), 'xx', 'FRA', 'fr'];
 
@@ -221,7 +222,7 @@ const onnxFolder: Door<{ file: string; bytes: Uint8Array | null }> = {
     await onnxTeachers!.add({ name, files: withFile(file, bytes, tinyModel().onnx), source: 'fuzz' });
     await onnxTeachers!.remove(name);
   },
-  names: { file: /^fuzz\d+(\/[\w./]+)?: /, place: /onnx\/model\.onnx|config\.json|tokenizer(_config)?\.json|no \.onnx|missing|needs/ },
+  names: { file: /^fuzz\d+(\/[\w./]+)?: /, place: /onnx\/model\.onnx|config\.json|tokenizer(_config)?\.json|no \.onnx|missing|needs|'[\w.]+'|\w+\[\d+\]|byte \d+|position \d+|\.\.\."|is not valid JSON|JSON object/ },
   foreign: /^fuzz\d+\/onnx\/model\.onnx: onnxruntime could not load it \(/,
   timeoutMs: 20_000,
   setup: async () => void (onnxTeachers = new OnnxTeachers(['wasm'])),

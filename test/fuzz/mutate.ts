@@ -195,6 +195,7 @@ export function encodeCase(v: unknown): string {
     v,
     (_k, x) => {
       if (x instanceof Uint8Array) return { $bytes: Buffer.from(x).toString('base64') };
+      if (x instanceof Map) return { $map: [...x.entries()] };
       if (typeof x === 'number' && !Number.isFinite(x)) return { $number: String(x) };
       return x;
     },
@@ -206,6 +207,7 @@ export function decodeCase(text: string): unknown {
   return JSON.parse(text, (_k, x) => {
     if (x && typeof x === 'object' && typeof x.$bytes === 'string') return new Uint8Array(Buffer.from(x.$bytes, 'base64'));
     if (x && typeof x === 'object' && typeof x.$number === 'string') return Number(x.$number);
+    if (x && typeof x === 'object' && Array.isArray(x.$map)) return new Map(x.$map);
     return x;
   });
 }

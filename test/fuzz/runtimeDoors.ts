@@ -139,13 +139,13 @@ export const runtimeWebSocket: Door<Frame> = {
 
 type HttpCase = { path: string; body: string };
 
-function post(rt: Runtime, path: string, body: string): Promise<{ status: number; body: string }> {
+function post(rt: Runtime, path: string, body: string): Promise<{ status: number; body: string; stream: boolean }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: rt.port, path, method: 'POST', headers: { Authorization: `Bearer ${rt.token}`, 'Content-Type': 'application/json' } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, stream: String(res.headers['content-type']).startsWith('text/event-stream') }));
     });
     req.on('error', reject);
     req.end(body);
@@ -178,8 +178,20 @@ export const runtimeHttp: Door<HttpCase> = {
   input: httpCase,
   enter: async ({ path, body }) => {
     const r = await post(runtime!, path, body);
-    if (r.status === 200) return;
-    const e = errorOf(r.body);
+    if (r.status === 200 && !r.stream) return;
+    let e = errorOf(r.body);
+    if (r.stream) {
+      // A stream answers 200 at once; a failure after that is an error event inside it.
+      const failed = r.body
+        .split('\n')
+        .filter((l) => l.startsWith('data: ') && l !== 'data: [DONE]')
+        .map((l) => JSON.parse(l.slice(6)) as { error?: { message?: string; param?: string | null; type?: string } })
+        .find((m) => m.error);
+      if (!failed) return;
+      e = failed.error!;
+      if (failed.error!.type === 'server_error') throw new TypeError(`stream error event (a crash, not a refusal): ${e.message}`);
+      throw new Error(`${path}: stream error: ${e.param ? `[${e.param}] ` : ''}${e.message}`);
+    }
     if (r.status >= 500) throw new TypeError(`HTTP ${r.status} (a crash, not a refusal): ${e.message ?? r.body}`);
     throw new Error(`${path}: HTTP ${r.status}: ${e.param ? `[${e.param}] ` : ''}${e.message ?? r.body}`);
   },

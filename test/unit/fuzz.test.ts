@@ -18,8 +18,8 @@ describe('fuzzing: a slice of every door', () => {
       const r = await fuzzDoor(door, { cases: SLICE[door.name] ?? 60, seed: 4 });
       expect(r.failure?.reason ?? null).toBeNull();
       expect(r.cases).toBe(SLICE[door.name] ?? 60);
-      // A door that only ever refuses (or only accepts) is not being exercised.
-      expect(r.accepted + r.refused).toBeGreaterThanOrEqual(r.cases);
+      // Every case ended one way or the other, and the mutations do reach the door's refusals.
+      expect(r.accepted + r.refused).toBe(r.cases);
       expect(r.refused).toBeGreaterThan(0);
     }, 300_000);
   }

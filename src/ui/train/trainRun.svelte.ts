@@ -37,6 +37,46 @@ class TrainRun extends PersistedRun<RunRecord, 'train'> {
     return this.launch(req, this.record(req, meta));
   }
 
+  /**
+   * The saved model this ended run can be resumed from, with its step: the cancelled run's result,
+   * else (interrupted, failed) its last checkpoint — when that model still holds its optimizer state.
+   */
+  resumable(): { modelId: string; step: number } | null {
+    const r = this.run;
+    if (!r || this.active || r.status === 'done') return null;
+    const at = r.status === 'cancelled' && r.result?.modelId ? { modelId: r.result.modelId, step: r.result.steps } : r.checkpoints.at(-1) ?? null;
+    if (!at) return null;
+    const m = modelList.items.find((x) => x.id === at.modelId);
+    const training = (m?.playground as { training?: { resumable?: boolean; steps_done?: number } } | null)?.training;
+    if (!training?.resumable || training.steps_done !== at.step) return null;
+    return { modelId: at.modelId, step: at.step };
+  }
+
+  /** Continues the last run from its saved state; its charts go on from that step. */
+  resumeRun(): Promise<void> {
+    const at = this.resumable();
+    const r = this.run;
+    if (!at || !r) return Promise.resolve();
+    // The engine takes the run's own request from the checkpoint; these fields only describe it here.
+    const { pairs: _pairs, pairsFile: _file, ...described } = r.request;
+    // A plain copy: the record is reactive state, which a worker's postMessage cannot clone.
+    const req: TrainRequest = $state.snapshot({ ...described, mix: described.mix, resumeFrom: at.modelId });
+    const record: RunRecord = {
+      ...r,
+      request: { ...r.request, resumeFrom: at.modelId },
+      steps: r.steps.filter((p) => p.step <= at.step),
+      evals: r.evals.filter((e) => e.step <= at.step),
+      checkpoints: r.checkpoints.filter((c) => c.step <= at.step),
+      status: 'starting',
+      fraction: at.step / r.request.steps,
+      etaSeconds: null,
+      result: null,
+      error: null,
+      job: null,
+    };
+    return this.launch(req, record);
+  }
+
   protected recordOf(req: TrainRequest): RunRecord {
     return this.record(req, { startModelName: modelList.items.find((m) => m.id === req.modelId)?.name ?? req.modelId, pairsFile: req.pairs?.length ? 'pairs' : null });
   }
