@@ -135,26 +135,31 @@ test('train a tiny model on French with live charts, pause and resume, keep it a
   await page.screenshot({ path: 'test-results/screens/models-heatmap.png', fullPage: true });
 });
 
-test('a run interrupted by a reload resumes from its last checkpoint and finishes', async ({ page }) => {
-  test.setTimeout(600_000);
+/** A new tiny model, and the Train form set for a French run of `steps` (batch 2 × 16), a checkpoint
+ *  every 2 steps and held-out loss only at the end. */
+async function tinyRunForm(page: Page, base: string, name: string, steps: number): Promise<void> {
   await openReady(page, '#models');
   const form = page.locator('#create');
-  await form.getByLabel('Name').fill('resume-base');
+  await form.getByLabel('Name').fill(base);
   await form.getByRole('radio', { name: /tiny/ }).check();
   await page.getByTestId('create-model').click();
-  await expect(rowNamed(page, 'resume-base')).toBeVisible({ timeout: 60_000 });
-  const baseId = (await rowNamed(page, 'resume-base').getAttribute('data-model-id'))!;
-
+  await expect(rowNamed(page, base)).toBeVisible({ timeout: 60_000 });
+  const baseId = (await rowNamed(page, base).getAttribute('data-model-id'))!;
   await page.locator('nav').getByRole('link', { name: 'Train' }).click();
   await page.getByTestId('train-model').selectOption(baseId);
-  await page.getByTestId('train-name').fill('resumed-fra');
+  await page.getByTestId('train-name').fill(name);
   await page.getByTestId('mix-clear').click();
   await page.getByLabel('French weight').fill('1');
-  await page.getByLabel(/^Steps/).fill('6');
+  await page.getByLabel(/^Steps/).fill(String(steps));
   await page.getByLabel(/^Batch size/).fill('2');
   await page.getByLabel(/^Sequence length/).fill('16');
   await page.getByLabel(/^Held-out eval every/).fill('0');
   await page.getByLabel(/^Checkpoint every/).fill('2');
+}
+
+test('a run interrupted by a reload resumes from its last checkpoint and finishes', async ({ page }) => {
+  test.setTimeout(600_000);
+  await tinyRunForm(page, 'resume-base', 'resumed-fra', 6);
   // Pause at the step-2 checkpoint so the reload lands between steps (a run in this tab dies with it).
   await pauseAtCheckpoint(page, 2);
   await page.getByTestId('train-start').click();
@@ -181,4 +186,34 @@ test('a run interrupted by a reload resumes from its last checkpoint and finishe
   await page.locator('nav').getByRole('link', { name: 'Models' }).click();
   await expect(rowNamed(page, 'resumed-fra').getByTestId('model-training')).toContainText('6/6 steps · complete');
   await page.screenshot({ path: 'test-results/screens/train-resumed.png', fullPage: true });
+});
+
+test('a GPU device lost during training: the checkpoint is kept, Restart engine, then Resume finishes the run', async ({ page }) => {
+  test.setTimeout(600_000);
+  await tinyRunForm(page, 'lost-base', 'survived-fra', 4);
+  await pauseAtCheckpoint(page, 2);
+  await page.getByTestId('train-start').click();
+  await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });
+
+  // The device goes away while the run waits; going on fails the run, plainly.
+  await page.locator('nav').getByRole('link', { name: 'Engine' }).click();
+  await page.getByText('Diagnostics').click();
+  await page.getByTestId('simulate-loss').click();
+  await expect(page.getByRole('alert')).toContainText('GPU device was lost');
+  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
+  await page.getByTestId('train-resume').click();
+  const outcome = page.getByTestId('train-outcome');
+  await expect(outcome).toHaveAttribute('data-status', /error|non-finite/, { timeout: 120_000 });
+  await expect(outcome).toContainText(/lost|destroyed/i);
+  await expect(page.getByTestId('train-resume-run')).toBeDisabled(); // not on a lost device
+  await page.screenshot({ path: 'test-results/screens/train-device-lost.png', fullPage: true });
+
+  await page.getByRole('button', { name: 'Restart engine' }).click();
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await page.getByTestId('train-resume-run').click();
+  await expect(outcome).toHaveAttribute('data-status', /done|error|non-finite/, { timeout: 300_000 });
+  expect(await outcome.textContent()).not.toMatch(/failed|Stopped/);
+  await expect(outcome).toContainText('Done: 4 steps');
+  await expect(page.getByTestId('loss-chart-summary')).toContainText('Training loss over 4 of 4 steps');
 });
