@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -40,4 +40,52 @@ test('sampling is the same in Node and in the browser', async ({ page }) => {
   await expect(column.getByTestId('stop-reason')).toBeVisible({ timeout: 120_000 });
   await expect(column.getByTestId('completion')).toHaveText(node.completion);
   await expect(column.getByTestId('token-count')).toContainText('10 tokens');
+});
+
+// Training too: the same model, data mix, schedule and seed give the same losses, bit for bit, in
+// the CLI (Dawn) and in the tab (the Worker on Chromium's WebGPU). In process vs through `serve`:
+// test/unit/contract.test.ts.
+test('training is the same in Node and in the browser', async ({ page }) => {
+  test.setTimeout(300_000);
+  const base = mkdtempSync(join(tmpdir(), 'aya-det-train-'));
+  const cli = (...args: string[]) => execFileSync('node', ['bin/aya-playground.js', ...args], { encoding: 'utf8' });
+  cli('create', '--out', join(base, 'm'), '--size', 'tiny', '--seed', '32');
+  const lines = cli('train', '--model', join(base, 'm'), '--out', join(base, 't'), '--langs', 'fra', '--steps', '3', '--batch', '2', '--seq', '16', '--lr', '0.003', '--seed', '5', '--eval-every', '0', '--checkpoint-every', '0', '--json')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const nodeLosses = lines.filter((l) => l.type === 'step').map((l) => l.point.loss);
+  expect(nodeLosses).toHaveLength(3);
+
+  await page.goto('/#models');
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  const form = page.locator('#create');
+  await form.getByLabel('Name').fill('det-train');
+  await form.getByLabel('Seed').fill('32');
+  await form.getByRole('radio', { name: /tiny/ }).check();
+  await page.getByTestId('create-model').click();
+  const row = page.getByTestId('model-row').filter({ hasText: 'det-train' });
+  await expect(row).toBeVisible({ timeout: 60_000 });
+  const baseId = (await row.getAttribute('data-model-id'))!;
+  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
+  await page.getByTestId('train-model').selectOption(baseId);
+  await page.getByTestId('train-name').fill('det-trained');
+  await page.getByTestId('mix-clear').click();
+  await page.getByLabel('French weight').fill('1');
+  await page.getByLabel(/^Steps/).fill('3');
+  await page.getByLabel(/^Batch size/).fill('2');
+  await page.getByLabel(/^Sequence length/).fill('16');
+  await page.getByLabel(/^Learning rate/).fill('0.003');
+  await page.getByLabel(/^Seed/).fill('5');
+  await page.getByLabel(/^Held-out eval every/).fill('0');
+  await page.getByLabel(/^Checkpoint every/).fill('0');
+  await page.getByTestId('train-start').click();
+  await expect(page.getByTestId('train-outcome')).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+
+  // The run's own record (what "Download the run" saves) holds the exact losses.
+  await page.getByText('The numbers behind the charts').click();
+  const downloaded = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download the run (JSON)' }).click();
+  const run = JSON.parse(readFileSync((await (await downloaded).path())!, 'utf8'));
+  expect(run.steps.map((p: { loss: number }) => p.loss)).toEqual(nodeLosses);
 });
