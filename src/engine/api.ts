@@ -501,6 +501,9 @@ export interface EngineCalls {
   restart(): Promise<EngineInfo>;
   /** Loses the device on purpose (to exercise the recovery path from the UI and tests). */
   simulateDeviceLoss(): Promise<void>;
+  /** The tab's engine worker fails with an uncaught error on purpose (the app must notice, restart a
+   *  new worker and keep every stored model); refused by the CLI and the runtime. */
+  simulateWorkerCrash(): Promise<void>;
   listModels(): Promise<ModelSummary[]>;
   /** Teachers that are not our models (GGUF files on the runtime, OpenAI-compatible servers);
    *  a backend that cannot list is in `errors`. */
@@ -540,6 +543,7 @@ export const CALLS: ReadonlyArray<keyof EngineCalls> = [
   'info',
   'restart',
   'simulateDeviceLoss',
+  'simulateWorkerCrash',
   'listModels',
   'listTeachers',
   'connectEndpoint',

@@ -156,6 +156,14 @@ export class Engine implements EngineApi {
     return this.core.device.simulateLoss();
   }
 
+  async simulateWorkerCrash(): Promise<void> {
+    if (this.platform.host !== 'tab') throw new Error(`simulating a crash is for the tab's engine worker, not the ${this.platform.host === 'cli' ? 'CLI' : 'desktop runtime'}`);
+    // Thrown outside any call, as a bug in the worker would be: nothing answers it but the page's error handler.
+    setTimeout(() => {
+      throw new Error('simulated engine worker crash');
+    });
+  }
+
   listModels() {
     return this.core.library.list();
   }

@@ -79,3 +79,39 @@ test('the Engine panel measures the matmul kernels, shows the choice, and keeps 
   await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
   await expect(page.getByTestId('kernels-summary')).toContainText(text!.split(' · measured')[0].trim());
 });
+
+test('a crashed engine worker is reported; Restart engine starts a new one and every stored model is still there', async ({ page }) => {
+  await page.goto('/#models');
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  const form = page.locator('#create');
+  await form.getByLabel('Name').fill('survivor');
+  await form.getByRole('radio', { name: /tiny/ }).check();
+  await page.getByTestId('create-model').click();
+  const row = page.getByTestId('model-row').filter({ hasText: 'survivor' });
+  await expect(row).toBeVisible({ timeout: 60_000 });
+
+  await page.locator('nav').getByRole('link', { name: 'Engine' }).click();
+  await page.getByText('Diagnostics').click();
+  await page.getByTestId('simulate-crash').click();
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('The engine worker crashed');
+  await expect(alert).toContainText('simulated engine worker crash');
+  await expect(alert).toContainText('stored models are kept');
+  await page.screenshot({ path: 'test-results/screens/worker-crash.png' });
+  await alert.getByRole('button', { name: 'Restart engine' }).click();
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await page.locator('nav').getByRole('link', { name: 'Models' }).click();
+  await expect(row).toBeVisible();
+  // The new worker reads it back in full and samples from it.
+  await page.locator('nav').getByRole('link', { name: 'Compare' }).click();
+  await page.getByTestId('language').selectOption({ label: 'French' });
+  await page.getByTestId('prompt-choice').selectOption({ label: 'Your own prompt…' });
+  await page.getByTestId('own-prompt').fill('Bonjour');
+  await page.getByRole('checkbox', { name: /survivor/ }).check();
+  await page.getByLabel('Max new tokens').fill('4');
+  await page.getByTestId('generate').click();
+  const column = page.getByTestId('compare-column').filter({ hasText: 'survivor' });
+  await expect(column.getByTestId('stop-reason')).toBeVisible({ timeout: 120_000 });
+  await expect(column.getByTestId('token-count')).toContainText('4 tokens');
+});
