@@ -255,6 +255,7 @@ export async function runTraining(
   };
   try {
     let stepSeconds = 0; // time spent in steps only (not paused, not evaluating): the ETA's basis
+    const firstStep = trainer.step; // a resumed run times only the steps it takes itself
     for (let s = trainer.step; s < spec.steps; s++) {
       await hooks.waitIfPaused?.();
       if (hooks.shouldStop?.()) {
@@ -287,7 +288,7 @@ export async function runTraining(
       };
       history.push(p);
       stepSeconds += (performance.now() - ts) / 1000;
-      hooks.onStep?.(p, r.step / spec.steps, (stepSeconds / r.step) * (spec.steps - r.step));
+      hooks.onStep?.(p, r.step / spec.steps, (stepSeconds / (r.step - firstStep)) * (spec.steps - r.step));
       if (spec.evalEvery > 0 && r.step % spec.evalEvery === 0 && r.step < spec.steps) await evalNow(r.step);
       if (hooks.onCheckpoint && spec.checkpointEvery && r.step % spec.checkpointEvery === 0 && r.step < spec.steps) {
         await hooks.onCheckpoint(await readWeights(wg), r.step, await state());
