@@ -54,7 +54,8 @@ export function isPlainFileName(name: string): boolean {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function parseJson(bytes: Uint8Array, path: string): unknown {
+/** A JSON file's value; errors name `path` and the place (the byte, V8's position or quote). */
+export function parseJson(bytes: Uint8Array, path: string): unknown {
   const text = decodeUtf8(bytes, path);
   try {
     return JSON.parse(text);

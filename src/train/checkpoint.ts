@@ -2,9 +2,8 @@
 // and the run's state and request (trainer_state.json) — the parts of HF Trainer's checkpoint-N
 // folder a bit-identical resume needs. A finished model carries neither.
 import type { HostWeights } from '../model/init.ts';
-import { encodeJson, type ModelFiles, OPTIMIZER_FILE, TRAINER_STATE_FILE } from '../model/folder.ts';
+import { encodeJson, type ModelFiles, OPTIMIZER_FILE, parseJson, TRAINER_STATE_FILE } from '../model/folder.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
-import { decodeUtf8 } from '../util/utf8.ts';
 import type { TrainState } from './sft.ts';
 
 const FORMAT = 'aya-playground trainer state';
@@ -27,14 +26,9 @@ export function readTrainState(files: ModelFiles, where: string): { state: Train
   const optBytes = files.get(OPTIMIZER_FILE);
   if (!stateBytes && !optBytes) return null;
   if (!stateBytes || !optBytes) throw new Error(`${where}: has ${stateBytes ? TRAINER_STATE_FILE : OPTIMIZER_FILE} without ${stateBytes ? OPTIMIZER_FILE : TRAINER_STATE_FILE}; the checkpoint is incomplete`);
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(decodeUtf8(stateBytes, `${where}/${TRAINER_STATE_FILE}`));
-  } catch (e) {
-    throw new Error(`${where}/${TRAINER_STATE_FILE}: ${(e as Error).message.replace(`${where}/${TRAINER_STATE_FILE}: `, '')}`);
-  }
+  const j = parseJson(stateBytes, `${where}/${TRAINER_STATE_FILE}`) as Record<string, unknown> | null;
   if (j?.format !== FORMAT || j.version !== 1) throw new Error(`${where}/${TRAINER_STATE_FILE}: not a trainer state of this version (format ${JSON.stringify(j?.format)}, version ${JSON.stringify(j?.version)})`);
-  if (!Number.isInteger(j.step) || (j.step as number) < 0) throw new Error(`${where}/${TRAINER_STATE_FILE}: 'step' must be an integer ≥ 0`);
+  if (!j || !Number.isInteger(j.step) || (j.step as number) < 0) throw new Error(`${where}/${TRAINER_STATE_FILE}: 'step' must be an integer ≥ 0`);
   if (!Array.isArray(j.history) || !Array.isArray(j.evals)) throw new Error(`${where}/${TRAINER_STATE_FILE}: 'history' and 'evals' must be lists`);
   const { tensors, metadata } = readSafetensors(optBytes, `${where}/${OPTIMIZER_FILE}`);
   if (metadata.step !== String(j.step)) throw new Error(`${where}: ${OPTIMIZER_FILE} is of step ${metadata.step}, ${TRAINER_STATE_FILE} of step ${j.step}; the checkpoint is torn`);

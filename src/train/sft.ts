@@ -77,8 +77,8 @@ export interface TrainState {
 
 export interface TrainOutcome {
   weights: HostWeights;
-  /** The state after the last step taken (to resume a cancelled run). */
-  state: TrainState;
+  /** A cancelled run's state after its last step (to resume it); null otherwise (not read back). */
+  state: TrainState | null;
   steps: number;
   history: StepPoint[];
   evals: EvalPoint[];
@@ -295,7 +295,7 @@ export async function runTraining(
       }
     }
     if (stopped !== 'cancelled') await evalNow(trainer.step);
-    return { weights: await readWeights(wg), state: await state(), steps: trainer.step, history, evals, stopped, error, seconds: (performance.now() - t0) / 1000 };
+    return { weights: await readWeights(wg), state: stopped === 'cancelled' ? await state() : null, steps: trainer.step, history, evals, stopped, error, seconds: (performance.now() - t0) / 1000 };
   } finally {
     trainer.dispose();
     for (const t of wg.values()) t.release();

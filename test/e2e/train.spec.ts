@@ -135,9 +135,10 @@ test('train a tiny model on French with live charts, pause and resume, keep it a
   await page.screenshot({ path: 'test-results/screens/models-heatmap.png', fullPage: true });
 });
 
-/** A new tiny model, and the Train form set for a French run of `steps` (batch 2 × 16), a checkpoint
- *  every 2 steps and held-out loss only at the end. */
-async function tinyRunForm(page: Page, base: string, name: string, steps: number): Promise<void> {
+/** A new tiny model, a French run of `steps` on it (batch 2 × 16, a checkpoint every 2 steps,
+ *  held-out loss only at the end) started and paused at its step-2 checkpoint, so what the test
+ *  does next lands between steps. */
+async function startTinyRunPausedAt2(page: Page, base: string, name: string, steps: number): Promise<void> {
   await openReady(page, '#models');
   const form = page.locator('#create');
   await form.getByLabel('Name').fill(base);
@@ -155,15 +156,14 @@ async function tinyRunForm(page: Page, base: string, name: string, steps: number
   await page.getByLabel(/^Sequence length/).fill('16');
   await page.getByLabel(/^Held-out eval every/).fill('0');
   await page.getByLabel(/^Checkpoint every/).fill('2');
+  await pauseAtCheckpoint(page, 2);
+  await page.getByTestId('train-start').click();
+  await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });
 }
 
 test('a run interrupted by a reload resumes from its last checkpoint and finishes', async ({ page }) => {
   test.setTimeout(600_000);
-  await tinyRunForm(page, 'resume-base', 'resumed-fra', 6);
-  // Pause at the step-2 checkpoint so the reload lands between steps (a run in this tab dies with it).
-  await pauseAtCheckpoint(page, 2);
-  await page.getByTestId('train-start').click();
-  await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });
+  await startTinyRunPausedAt2(page, 'resume-base', 'resumed-fra', 6);
 
   // The page goes away mid-run: after the reload the run is "interrupted", its checkpoint kept.
   await page.reload();
@@ -190,10 +190,7 @@ test('a run interrupted by a reload resumes from its last checkpoint and finishe
 
 test('a GPU device lost during training: the checkpoint is kept, Restart engine, then Resume finishes the run', async ({ page }) => {
   test.setTimeout(600_000);
-  await tinyRunForm(page, 'lost-base', 'survived-fra', 4);
-  await pauseAtCheckpoint(page, 2);
-  await page.getByTestId('train-start').click();
-  await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });
+  await startTinyRunPausedAt2(page, 'lost-base', 'survived-fra', 4);
 
   // The device goes away while the run waits; going on fails the run, plainly.
   await page.locator('nav').getByRole('link', { name: 'Engine' }).click();

@@ -80,7 +80,7 @@ export async function train(core: EngineCore, given: TrainRequest, ctl: JobContr
   );
   const status = outcome.stopped === 'done' ? 'complete' : outcome.stopped === 'cancelled' ? `cancelled at step ${outcome.steps}` : `stopped at step ${outcome.steps + 1}: ${outcome.error}`;
   // A cancelled run keeps its optimizer state (it can be resumed); a finished one does not need it.
-  const model = outcome.steps > 0 ? await save(outcome.weights, outcome.steps, status, outcome.evals.at(-1)?.perLanguage ?? null, outcome.stopped === 'cancelled' ? outcome.state : null) : null;
+  const model = outcome.steps > 0 ? await save(outcome.weights, outcome.steps, status, outcome.evals.at(-1)?.perLanguage ?? null, outcome.state) : null;
   return { model, stopped: outcome.stopped, steps: outcome.steps, error: outcome.error, seconds: outcome.seconds };
 }
 
