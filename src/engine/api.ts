@@ -324,7 +324,13 @@ export interface DpoRequest {
   samplesPerPrompt: number;
   sampling: Omit<SamplingOptions, 'seed'>;
   evalEvery: number;
+  /** Save a resumable checkpoint every this many steps within a stage, and at each later stage's
+   *  start (0 or absent: none; a cancel still keeps one). */
+  checkpointEvery?: number;
   weights?: ArbiterWeights;
+  /** Continue an interrupted run from this saved stage checkpoint: its own request is used (the
+   *  other fields are ignored) and the stage is saved back in place. */
+  resumeFrom?: string;
 }
 
 export interface MergeRequest {

@@ -16,7 +16,7 @@ import { type RopeTable, ropeTableCpu, uploadRopeTable } from '../ops/rope.ts';
 import { dpoLoss, type DpoLossType, DPO_LOSSES } from '../ops/dpo.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
-import { Rng } from '../util/rng.ts';
+import { Rng, type RngState } from '../util/rng.ts';
 import { parseJsonLines } from '../util/jsonl.ts';
 import { pairExample, type TrainExample, window } from './data.ts';
 import { DEFAULT_OPTIMIZER, Trainer } from './trainer.ts';
@@ -64,10 +64,28 @@ export interface DpoHooks {
   /** Every `evalEvery` steps (and at the end) with the current weights. */
   onEval?(weights: HostWeights, step: number): Promise<void>;
   evalEvery?: number;
+  /** A copy of the weights every `checkpointEvery` steps (not at the end), with what resuming from
+   *  there needs. */
+  onCheckpoint?(weights: HostWeights, step: number, state: DpoState): Promise<void>;
+  checkpointEvery?: number;
+}
+
+/** Everything a DPO run needs to continue bit-identically after `step` (besides the weights then). */
+export interface DpoState {
+  step: number;
+  /** The pair sampler: its RNG (seeded by spec.seed) and what is left of the current permutation. */
+  rng: RngState;
+  order: number[];
+  history: DpoStepPoint[];
+  /** AdamW's first and second moments. */
+  m: HostWeights;
+  v: HostWeights;
 }
 
 export interface DpoOutcome {
   weights: HostWeights;
+  /** A cancelled run's state after its last step (to resume it); null otherwise (not read back). */
+  state: DpoState | null;
   steps: number;
   history: DpoStepPoint[];
   stopped: 'done' | 'cancelled' | 'non-finite';
@@ -227,6 +245,8 @@ export async function runDpo(
   pairs: readonly DpoPair[],
   spec: DpoSpec,
   hooks: DpoHooks = {},
+  /** Continue an interrupted run of the same spec and pairs from its state (`policy`: its weights then). */
+  resume: DpoState | null = null,
 ): Promise<DpoOutcome> {
   const t0 = performance.now();
   validateDpoSpec(spec, config);
@@ -248,12 +268,21 @@ export async function runDpo(
     }
     return out;
   };
-  const history: DpoStepPoint[] = [];
+  const history: DpoStepPoint[] = resume ? [...resume.history] : [];
+  if (resume) {
+    if (resume.step > spec.steps) throw new Error(`resume: the saved run is at step ${resume.step}, past its ${spec.steps} steps`);
+    if (!Array.isArray(resume.order) || resume.order.some((i) => !Number.isInteger(i) || i < 0 || i >= examples.length)) throw new Error(`resume: the saved pair order does not index the ${examples.length} pairs`);
+    trainer.restore(resume.step, resume.m, resume.v);
+    rng.restore(resume.rng);
+    order = [...resume.order];
+  }
+  const state = async (): Promise<DpoState> => ({ step: trainer.step, rng: rng.state(), order: [...order], history: [...history], ...(await trainer.moments()) });
   let stopped: DpoOutcome['stopped'] = 'done';
   let error: string | undefined;
   let stepSeconds = 0;
+  const firstStep = trainer.step; // a resumed run times only the steps it takes itself
   try {
-    for (let s = 0; s < spec.steps; s++) {
+    for (let s = trainer.step; s < spec.steps; s++) {
       await hooks.waitIfPaused?.();
       if (hooks.shouldStop?.()) {
         stopped = 'cancelled';
@@ -306,12 +335,20 @@ export async function runDpo(
       };
       history.push(point);
       stepSeconds += (performance.now() - ts) / 1000;
-      hooks.onStep?.(point, trainer.step / spec.steps, (stepSeconds / trainer.step) * (spec.steps - trainer.step));
-      if (hooks.onEval && hooks.evalEvery && trainer.step % hooks.evalEvery === 0 && trainer.step < spec.steps) await hooks.onEval(await readWeights(wg), trainer.step);
+      hooks.onStep?.(point, trainer.step / spec.steps, (stepSeconds / (trainer.step - firstStep)) * (spec.steps - trainer.step));
+      const last = trainer.step === spec.steps;
+      if (!last && (hooks.onEval || hooks.onCheckpoint)) {
+        const evalNow = hooks.onEval && hooks.evalEvery && trainer.step % hooks.evalEvery === 0;
+        const checkpointNow = hooks.onCheckpoint && hooks.checkpointEvery && trainer.step % hooks.checkpointEvery === 0;
+        const w = evalNow || checkpointNow ? await readWeights(wg) : null;
+        if (evalNow) await hooks.onEval!(w!, trainer.step);
+        // After the evaluation, so a resumed run's evaluations are the uninterrupted run's.
+        if (checkpointNow && !hooks.shouldStop?.()) await hooks.onCheckpoint!(w!, trainer.step, await state());
+      }
     }
     const weightsOut = await readWeights(wg);
     if (hooks.onEval && stopped !== 'cancelled' && trainer.step > 0) await hooks.onEval(weightsOut, trainer.step);
-    return { weights: weightsOut, steps: trainer.step, history, stopped, error, seconds: (performance.now() - t0) / 1000 };
+    return { weights: weightsOut, state: stopped === 'cancelled' ? await state() : null, steps: trainer.step, history, stopped, error, seconds: (performance.now() - t0) / 1000 };
   } finally {
     trainer.dispose();
     for (const t of [...wg.values(), ...ref.values()]) t.release();

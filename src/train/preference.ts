@@ -13,7 +13,7 @@ import { generateBatch } from '../model/generate.ts';
 import type { SamplingOptions } from '../model/sample.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe.ts';
 import { deriveSeed } from '../util/hash.ts';
-import { type DpoPair, type DpoSpec, type DpoStepPoint, runDpo } from './dpo.ts';
+import { type DpoPair, type DpoSpec, type DpoState, type DpoStepPoint, runDpo } from './dpo.ts';
 import { evaluatePolicy, overOptimisation, type OverOptimisation, type PolicyEval } from './dpoEval.ts';
 
 export const PREFERENCE_MODES = ['offline', 'online', 'offline+online'] as const;
@@ -32,6 +32,33 @@ export interface PreferenceSpec {
   sampling: Omit<SamplingOptions, 'seed'>;
   /** Evaluate every this many steps within a stage (0: only at each stage's end). */
   evalEvery: number;
+  /** Save a resumable checkpoint every this many steps within a stage, and at each later stage's
+   *  start (0: none; a cancel still saves one). */
+  checkpointEvery?: number;
+}
+
+/** Everything a preference run needs to continue bit-identically (besides the stage's weights then,
+ *  its reference's and the request). */
+export interface PreferenceState {
+  /** The stage in progress (index into the run's stages). */
+  stageIndex: number;
+  /** Its DPO run's state; null at the stage's start (no step taken yet). */
+  dpo: DpoState | null;
+  /** An online stage's pairs once sampled (null: offline, or not sampled yet). */
+  pairs: DpoPair[] | null;
+  skipped: number;
+  /** The whole run's telemetry and stage models so far. */
+  steps: PreferenceOutcome['steps'];
+  evals: PreferenceOutcome['evals'];
+  models: PreferenceOutcome['models'];
+}
+
+/** Resuming: the saved state, the stage's weights then and its reference (the start model for the
+ *  offline stage, the previous stage's model for an online one). */
+export interface PreferenceResume {
+  state: PreferenceState;
+  policy: HostWeights;
+  reference: HostWeights;
 }
 
 export type StageName = 'offline' | `online ${number}`;
@@ -42,6 +69,7 @@ export type PreferenceEvent =
   | { type: 'sampling'; stage: StageName; done: number; total: number }
   | { type: 'pairs'; stage: StageName; pairs: number; skipped: number }
   | { type: 'saved'; stage: StageName; modelId: string; name: string }
+  | { type: 'checkpoint'; stage: StageName; step: number; globalStep: number; modelId: string; name: string }
   | { type: 'paused' }
   | { type: 'resumed' };
 
@@ -56,7 +84,9 @@ export interface PreferenceDeps {
   onlinePrompts: ArbitragePrompt[];
   /** Held-out prompts for the evaluations. */
   evalPrompts: ArbitragePrompt[];
-  save(weights: HostWeights, stage: StageName, info: Record<string, unknown>): Promise<{ id: string; name: string }>;
+  /** Saves a stage's model: finished (state null), or a resumable checkpoint / cancelled stage. One
+   *  stage's saves go to one model. */
+  save(weights: HostWeights, stage: StageName, info: Record<string, unknown>, state: PreferenceState | null): Promise<{ id: string; name: string }>;
   onEvent?(e: PreferenceEvent): void;
   shouldStop?(): boolean;
   waitIfPaused?(): Promise<void>;
@@ -128,62 +158,104 @@ export async function samplePairs(
   return { pairs, skipped };
 }
 
-export async function runPreferenceTraining(start: HostWeights, spec: PreferenceSpec, deps: PreferenceDeps): Promise<PreferenceOutcome> {
-  const t0 = performance.now();
-  validatePreferenceSpec(spec, deps.pairs.length, deps.onlinePrompts.length);
+/** The stages a spec runs, in order. */
+export function preferenceStages(spec: Pick<PreferenceSpec, 'mode' | 'iterations'>): StageName[] {
   const stages: StageName[] = [];
   if (spec.mode !== 'online') stages.push('offline');
   if (spec.mode !== 'offline') for (let i = 1; i <= spec.iterations; i++) stages.push(`online ${i}`);
-  const totalSteps = stages.reduce((s, st) => s + (st === 'offline' ? spec.offlineSteps : spec.onlineSteps), 0);
-  const out: PreferenceOutcome = { models: [], steps: [], evals: [], warnings: [], stopped: 'done', seconds: 0 };
-  let policy = start;
-  let global = 0;
-  let stepSeconds = 0;
+  return stages;
+}
+
+export async function runPreferenceTraining(start: HostWeights, spec: PreferenceSpec, deps: PreferenceDeps, resume: PreferenceResume | null = null): Promise<PreferenceOutcome> {
+  const t0 = performance.now();
+  validatePreferenceSpec(spec, deps.pairs.length, deps.onlinePrompts.length);
+  const stages = preferenceStages(spec);
+  const stageSteps = (st: StageName) => (st === 'offline' ? spec.offlineSteps : spec.onlineSteps);
+  const totalSteps = stages.reduce((s, st) => s + stageSteps(st), 0);
+  const r0 = resume?.state;
+  if (r0 && !(Number.isInteger(r0.stageIndex) && r0.stageIndex >= 0 && r0.stageIndex < stages.length)) throw new Error(`resume: stage ${r0.stageIndex} is not one of the run's ${stages.length} stages`);
+  const out: PreferenceOutcome = { models: r0 ? [...r0.models] : [], steps: r0 ? [...r0.steps] : [], evals: r0 ? [...r0.evals] : [], warnings: [], stopped: 'done', seconds: 0 };
+  out.warnings = overOptimisation(out.evals.map((e) => ({ ...e, step: e.globalStep })));
+  const firstStage = r0?.stageIndex ?? 0;
+  let policy = resume?.policy ?? start;
+  let global = stages.slice(0, firstStage).reduce((s, st) => s + stageSteps(st), 0) + (r0?.dpo?.step ?? 0);
+  const firstGlobal = global; // a resumed run times only the steps it takes itself
   const evalAt = async (weights: HostWeights, reference: HostWeights, stage: StageName) => {
     const point = await evaluatePolicy(deps.ctx, deps.config, weights, reference, deps.tok, deps.evalPrompts, deps.arbiter, spec.sampling, spec.dpo.seed, global, deps.shouldStop);
+    // An evaluation cut short by a cancel is not a point of the curves (nor of a resumed run's).
+    if (deps.shouldStop?.()) return;
     out.evals.push({ ...point, stage, globalStep: global });
     const warnings = overOptimisation(out.evals.map((e) => ({ ...e, step: e.globalStep })));
     out.warnings = warnings;
     deps.onEvent?.({ type: 'eval', stage, point, globalStep: global, warnings });
   };
   // The starting point, so every curve has a "before".
-  if (deps.evalPrompts.length) await evalAt(start, start, stages[0]);
-  for (const [si, stage] of stages.entries()) {
+  if (!resume && deps.evalPrompts.length) await evalAt(start, start, stages[0]);
+  for (let si = firstStage; si < stages.length; si++) {
+    const stage = stages[si];
     if (deps.shouldStop?.()) {
       out.stopped = 'cancelled';
       break;
     }
-    const reference = policy; // offline: the SFT model; online: the policy at the iteration's start
+    const resumed = si === firstStage ? r0 : undefined;
+    // Offline: the SFT model; online: the policy at the iteration's start.
+    const reference = resumed ? resume!.reference : policy;
+    const stateAt = (dpo: DpoState | null, pairs: DpoPair[] | null, skipped: number): PreferenceState => ({ stageIndex: si, dpo, pairs, skipped, steps: [...out.steps], evals: [...out.evals], models: [...out.models] });
+    const checkpoint = async (weights: HostWeights, step: number, state: PreferenceState) => {
+      const saved = await deps.save(weights, stage, { stage, steps: step, stage_index: si, status: `checkpoint at step ${step} of ${stageSteps(stage)}` }, state);
+      deps.onEvent?.({ type: 'checkpoint', stage, step, globalStep: global, modelId: saved.id, name: saved.name });
+    };
+    // A later stage's start is a checkpoint too: an interruption while it samples loses nothing.
+    if (!resumed && si > 0 && spec.checkpointEvery) await checkpoint(policy, 0, stateAt(null, null, 0));
     let pairs = deps.pairs;
+    let skipped = resumed?.skipped ?? 0;
     if (stage !== 'offline') {
-      const iter = Number(stage.split(' ')[1]);
-      const r = await samplePairs(deps, policy, deps.onlinePrompts, spec.samplesPerPrompt, spec.sampling, deriveSeed(spec.dpo.seed, 'online', iter), (done, total) => deps.onEvent?.({ type: 'sampling', stage, done, total }));
-      if (deps.shouldStop?.()) {
-        out.stopped = 'cancelled';
-        break;
+      if (resumed?.pairs) pairs = resumed.pairs;
+      else {
+        const iter = Number(stage.split(' ')[1]);
+        const r = await samplePairs(deps, reference, deps.onlinePrompts, spec.samplesPerPrompt, spec.sampling, deriveSeed(spec.dpo.seed, 'online', iter), (done, total) => deps.onEvent?.({ type: 'sampling', stage, done, total }));
+        if (deps.shouldStop?.()) {
+          out.stopped = 'cancelled';
+          break;
+        }
+        pairs = r.pairs;
+        skipped = r.skipped;
+        deps.onEvent?.({ type: 'pairs', stage, pairs: r.pairs.length, skipped: r.skipped });
       }
-      pairs = r.pairs;
-      deps.onEvent?.({ type: 'pairs', stage, pairs: r.pairs.length, skipped: r.skipped });
       if (pairs.length === 0) throw new Error(`${stage}: every prompt's ${spec.samplesPerPrompt} samples scored the same — no preference pairs; raise the temperature or K`);
     }
-    const steps = stage === 'offline' ? spec.offlineSteps : spec.onlineSteps;
-    const before = global;
-    const r = await runDpo(deps.ctx, deps.config, policy, reference, deps.tok, pairs, { ...spec.dpo, steps, seed: deriveSeed(spec.dpo.seed, stage) }, {
-      shouldStop: deps.shouldStop,
-      waitIfPaused: deps.waitIfPaused,
-      evalEvery: spec.evalEvery,
-      onStep: (point) => {
-        global = before + point.step;
-        stepSeconds = (performance.now() - t0) / 1000;
-        out.steps.push({ ...point, stage, globalStep: global });
-        const fraction = global / totalSteps;
-        deps.onEvent?.({ type: 'step', stage, point, globalStep: global, fraction, etaSeconds: fraction > 0 ? (stepSeconds / fraction) * (1 - fraction) : NaN });
+    const onlinePairs = stage === 'offline' ? null : pairs;
+    const before = global - (resumed?.dpo?.step ?? 0);
+    const r = await runDpo(
+      deps.ctx,
+      deps.config,
+      policy,
+      reference,
+      deps.tok,
+      pairs,
+      { ...spec.dpo, steps: stageSteps(stage), seed: deriveSeed(spec.dpo.seed, stage) },
+      {
+        shouldStop: deps.shouldStop,
+        waitIfPaused: deps.waitIfPaused,
+        evalEvery: spec.evalEvery,
+        onStep: (point) => {
+          global = before + point.step;
+          out.steps.push({ ...point, stage, globalStep: global });
+          const fraction = global / totalSteps;
+          const perStep = (performance.now() - t0) / 1000 / (global - firstGlobal);
+          deps.onEvent?.({ type: 'step', stage, point, globalStep: global, fraction, etaSeconds: perStep * (totalSteps - global) });
+        },
+        onEval: deps.evalPrompts.length ? (w) => evalAt(w, reference, stage) : undefined,
+        checkpointEvery: spec.checkpointEvery,
+        onCheckpoint: (w, step, dpoState) => checkpoint(w, step, stateAt(dpoState, onlinePairs, skipped)),
       },
-      onEval: deps.evalPrompts.length ? (w) => evalAt(w, reference, stage) : undefined,
-    });
+      resumed?.dpo ?? null,
+    );
     global = before + r.steps;
     if (r.steps > 0) {
-      const saved = await deps.save(r.weights, stage, { stage, steps: r.steps, pairs: pairs.length, stopped: r.stopped, error: r.error ?? null, stage_index: si });
+      const state = r.stopped === 'cancelled' && r.state ? stateAt(r.state, onlinePairs, skipped) : null;
+      const status = r.stopped === 'done' ? 'complete' : r.stopped === 'cancelled' ? `cancelled at step ${r.steps}` : `stopped: ${r.error}`;
+      const saved = await deps.save(r.weights, stage, { stage, steps: r.steps, pairs: pairs.length, stopped: r.stopped, error: r.error ?? null, stage_index: si, status }, state);
       out.models.push({ stage, ...saved });
       deps.onEvent?.({ type: 'saved', stage, modelId: saved.id, name: saved.name });
     }

@@ -34,6 +34,8 @@ export interface RunRecord extends RunBase {
   evals: EvalRecord[];
   warnings: OverOptimisation[];
   models: Array<{ stage: StageName; id: string; name: string }>;
+  /** Resumable checkpoints as they were saved (a stage's go into that stage's model). */
+  checkpoints?: Array<{ stage: StageName; step: number; globalStep: number; modelId: string; name: string }>;
   /** Online iterations: the pairs the policy's own samples gave (best vs worst by the Arbiter). */
   onlinePairs: Array<{ stage: StageName; pairs: number; skipped: number }>;
   /** What the job is doing now, for the status line. */
@@ -75,6 +77,61 @@ class PreferenceRun extends PersistedRun<RunRecord, 'dpo'> {
     saved.phase = null;
   }
 
+  /**
+   * Where this ended run can be resumed from: the stage model (a cancelled stage, or the last
+   * checkpoint) furthest along that still holds the run's state, with its stage and step.
+   */
+  resumable(): { modelId: string; name: string; stage: StageName; step: number; globalStep: number } | null {
+    const r = this.run;
+    if (!r || this.active || r.status === 'done') return null;
+    let best: ReturnType<PreferenceRun['resumable']> = null;
+    for (const c of [...r.models, ...(r.checkpoints ?? []).map((x) => ({ stage: x.stage, id: x.modelId, name: x.name }))]) {
+      const m = modelList.items.find((x) => x.id === c.id);
+      const pref = (m?.playground as { preference?: { resumable?: boolean; steps?: number; stage?: string } } | null)?.preference;
+      const stage = r.stages.find((s) => s.stage === pref?.stage);
+      if (!pref?.resumable || !stage || !Number.isInteger(pref.steps)) continue;
+      const globalStep = stage.startsAfter + pref.steps!;
+      if (!best || globalStep > best.globalStep) best = { modelId: c.id, name: c.name, stage: stage.stage, step: pref.steps!, globalStep };
+    }
+    return best;
+  }
+
+  /** Continues the last run from its saved stage state; its charts go on from that step. */
+  resumeRun(): Promise<void> {
+    const at = this.resumable();
+    const r = this.run;
+    if (!at || !r) return Promise.resolve();
+    const si = r.stages.findIndex((s) => s.stage === at.stage);
+    const before = (stage: StageName, orSame: boolean) => {
+      const i = r.stages.findIndex((s) => s.stage === stage);
+      return i < si || (orSame && i === si);
+    };
+    // The engine takes the run's own request from the checkpoint; these fields only describe it here.
+    const { pairs: _p, pairsLabel: _l, languages: _g, onlinePerLanguage: _o, evalPerLanguage: _e, ...described } = r.request;
+    // A plain copy: the record is reactive state, which a worker's postMessage cannot clone.
+    const req = $state.snapshot({ ...described, resumeFrom: at.modelId }) as DpoRequest;
+    const record: RunRecord = {
+      ...r,
+      request: { ...r.request, resumeFrom: at.modelId },
+      steps: r.steps.filter((p) => p.globalStep <= at.globalStep),
+      evals: r.evals.filter((e) => e.globalStep <= at.globalStep),
+      models: r.models.filter((m) => before(m.stage, false)),
+      checkpoints: (r.checkpoints ?? []).filter((c) => c.globalStep <= at.globalStep),
+      // The stage's pairs were sampled before any of its steps.
+      onlinePairs: r.onlinePairs.filter((o) => before(o.stage, at.step > 0)),
+      stage: at.stage,
+      phase: 'preparing',
+      sampling: null,
+      status: 'starting',
+      fraction: at.globalStep / r.totalSteps,
+      etaSeconds: null,
+      result: null,
+      error: null,
+      job: null,
+    };
+    return this.launch(req, record, { phase: null, sampling: null });
+  }
+
   start(req: DpoRequest, meta: { policyName: string; pairsLabel: string | null; languages: string[]; onlinePerLanguage: number; evalPerLanguage: number }): Promise<void> {
     return this.launch(req, this.record(req, meta), { phase: null, sampling: null });
   }
@@ -103,6 +160,7 @@ class PreferenceRun extends PersistedRun<RunRecord, 'dpo'> {
       evals: [],
       warnings: [],
       models: [],
+      checkpoints: [],
       onlinePairs: [],
       stage: stages[0]?.stage ?? null,
       phase: 'preparing',
@@ -155,6 +213,10 @@ class PreferenceRun extends PersistedRun<RunRecord, 'dpo'> {
         r.phase = 'training';
         r.sampling = null;
         break;
+      case 'checkpoint':
+        (r.checkpoints ??= []).push({ stage: e.stage, step: e.step, globalStep: e.globalStep, modelId: e.modelId, name: e.name });
+        void modelList.refresh();
+        break;
       case 'saved': {
         r.models.push({ stage: e.stage, id: e.modelId, name: e.name });
         const i = stages.findIndex((s) => s.stage === e.stage);
@@ -187,6 +249,7 @@ class PreferenceRun extends PersistedRun<RunRecord, 'dpo'> {
     r.evals = [];
     r.warnings = [];
     r.models = [];
+    r.checkpoints = [];
     r.onlinePairs = [];
     r.stage = r.stages[0]?.stage ?? null;
     r.phase = 'preparing';

@@ -17,7 +17,7 @@ export type DataChoice = 'arbitrage' | 'jsonl' | 'clicks' | 'none';
 export const DATA_CHOICES: readonly DataChoice[] = ['arbitrage', 'jsonl', 'clicks', 'none'];
 
 /** The form's numbers: the request's, its sampling settings', and how many prompts per language. */
-export type Numbers = Pick<DpoRequest, 'beta' | 'lr' | 'batchPairs' | 'seqLen' | 'seed' | 'offlineSteps' | 'onlineSteps' | 'iterations' | 'samplesPerPrompt' | 'evalEvery'> &
+export type Numbers = Pick<DpoRequest, 'beta' | 'lr' | 'batchPairs' | 'seqLen' | 'seed' | 'offlineSteps' | 'onlineSteps' | 'iterations' | 'samplesPerPrompt' | 'evalEvery'> & { checkpointEvery: number } &
   Pick<DpoRequest['sampling'], 'temperature' | 'topK' | 'topP' | 'maxNewTokens'> & {
     /** HF's min_new_tokens: no `<eos>` before this many new tokens. */
     minNewTokens: number;
@@ -58,6 +58,7 @@ export const DEFAULT_NUMBERS: Numbers = {
   maxNewTokens: 24,
   minNewTokens: DEFAULT_MIN_NEW_TOKENS,
   evalEvery: 5,
+  checkpointEvery: 5,
   onlinePerLanguage: 2,
   evalPerLanguage: 1,
 };
@@ -131,6 +132,7 @@ export function numberErrors(n: Numbers, mode: PreferenceMode, config: ModelConf
   if (!(n.topP > 0 && n.topP <= 1)) e.topP = 'in (0, 1]';
   if (!isInt(n.maxNewTokens, 1) || n.maxNewTokens > 256) e.maxNewTokens = 'a whole number from 1 to 256';
   if (!isInt(n.minNewTokens, 0) || n.minNewTokens > 256) e.minNewTokens = 'a whole number from 0 to 256';
+  if (!isInt(n.checkpointEvery, 0)) e.checkpointEvery = 'a whole number ≥ 0 (0: none)';
   if (!isInt(n.evalEvery, 0)) e.evalEvery = 'a whole number ≥ 0 (0: at each stage’s end)';
   if (!isInt(n.evalPerLanguage, 0)) e.evalPerLanguage = 'a whole number ≥ 0 (0: no evaluation)';
   return e;
