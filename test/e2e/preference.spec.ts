@@ -98,3 +98,68 @@ test('offline DPO from the Preference panel: steps, live charts, evaluations, a 
   await page.getByTestId('pref-model').getByRole('button', { name: /compare with/ }).click();
   await expect(page).toHaveURL(/#compare$/);
 });
+
+/** Pauses the run the moment the checkpoint of `step` is listed (a click from the test could come too
+ *  late for steps this small): the engine pauses before its next step. */
+function pauseAtCheckpoint(page: import('@playwright/test').Page, step: number): Promise<void> {
+  return page.evaluate((at) => {
+    const obs = new MutationObserver(() => {
+      if (!document.querySelector('[data-testid="pref-checkpoints"]')?.textContent?.includes(`step ${at}`)) return;
+      const pause = document.querySelector<HTMLButtonElement>('[data-testid="pref-pause"]');
+      if (pause && !pause.disabled) {
+        pause.click();
+        obs.disconnect();
+      }
+    });
+    obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+  }, step);
+}
+
+test('a DPO run interrupted by a reload resumes from its last checkpoint and finishes', async ({ page }) => {
+  test.setTimeout(900_000);
+  await page.goto('/#preference');
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  const form = page.getByTestId('pref-form');
+  await expect(form.getByTestId('pref-model').locator('option[value="builtin:base-student"]'), 'the shipped model zoo (public/models) must be listed').toHaveCount(1, { timeout: 30_000 });
+  await form.getByTestId('pref-model').selectOption('builtin:base-student');
+  await form.getByTestId('pref-name').fill('dpo-resumed');
+  await form.getByRole('radio', { name: /A TRL preference file/ }).check();
+  await form.getByTestId('pref-jsonl-file').setInputFiles({ name: 'pairs.jsonl', mimeType: 'application/jsonl', buffer: jsonl(pairs) });
+  await form.getByRole('radio', { name: /^offline —/ }).check();
+  await form.getByLabel(/^Offline steps/).fill('4');
+  await form.getByLabel(/^Pairs per step/).fill('2');
+  await form.getByLabel(/^Sequence length/).fill('32');
+  await form.getByLabel(/^Held-out prompts per language/).fill('0');
+  await form.getByLabel(/^Checkpoint every/).fill('2');
+  await expect(page.getByTestId('pref-why')).toHaveCount(0);
+  await pauseAtCheckpoint(page, 2);
+  await page.getByTestId('pref-start').click();
+  const run = page.getByTestId('pref-run');
+  await expect(run).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });
+  await expect(run.getByTestId('pref-checkpoints')).toContainText('offline step 2');
+
+  // The page goes away mid-run: after the reload the run is "interrupted", its checkpoint kept.
+  await page.reload();
+  await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
+  const outcome = page.getByTestId('pref-outcome');
+  await expect(outcome).toHaveAttribute('data-status', 'interrupted');
+  await expect(outcome).toContainText('Its last checkpoint, offline step 2, is saved as dpo-resumed · offline');
+  await expect(page.getByTestId('pref-loss-chart')).toHaveAttribute('data-points', /^[23]$/);
+  const resume = page.getByTestId('pref-resume-run');
+  await expect(resume).toHaveText('Resume from offline, step 2');
+  await page.screenshot({ path: 'test-results/screens/preference-interrupted.png', fullPage: true });
+
+  await resume.click();
+  await expect(outcome).toHaveAttribute('data-status', /done|error|non-finite|cancelled/, { timeout: 600_000 });
+  expect(await outcome.textContent()).not.toMatch(/failed|Stopped/);
+  await expect(outcome).toHaveAttribute('data-status', 'done');
+  await expect(outcome).toContainText('Done: 4 steps in 1 stage');
+  await expect(page.getByTestId('pref-step-counter')).toHaveText('step 4/4');
+  // The curves go on from the checkpoint: steps 1–2 from before the reload, 3–4 after.
+  await expect(page.getByTestId('pref-loss-chart')).toHaveAttribute('data-points', '4');
+  await expect(page.getByTestId('pref-loss-chart-summary')).toContainText(/loss, steps 1–4 of 4: 0\.6931 at step 1 → \d+\.\d{4} at step 4/);
+  await expect(resume).toHaveCount(0);
+  await expect(run.getByTestId('pref-model')).toHaveCount(1);
+  await expect(run.getByTestId('pref-model')).toContainText('dpo-resumed · offline');
+  await page.screenshot({ path: 'test-results/screens/preference-resumed.png', fullPage: true });
+});
