@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { pauseAtCheckpoint } from './pauseAtCheckpoint.ts';
 
 // The Preference panel on the shipped zoo's base student, kept tiny for SwiftShader: offline DPO on an
 // imported TRL file of 3 pairs, 4 steps of 2 pairs × 32 tokens, an evaluation every 2 steps on one
@@ -99,22 +100,6 @@ test('offline DPO from the Preference panel: steps, live charts, evaluations, a 
   await expect(page).toHaveURL(/#compare$/);
 });
 
-/** Pauses the run the moment the checkpoint of `step` is listed (a click from the test could come too
- *  late for steps this small): the engine pauses before its next step. */
-function pauseAtCheckpoint(page: import('@playwright/test').Page, step: number): Promise<void> {
-  return page.evaluate((at) => {
-    const obs = new MutationObserver(() => {
-      if (!document.querySelector('[data-testid="pref-checkpoints"]')?.textContent?.includes(`step ${at}`)) return;
-      const pause = document.querySelector<HTMLButtonElement>('[data-testid="pref-pause"]');
-      if (pause && !pause.disabled) {
-        pause.click();
-        obs.disconnect();
-      }
-    });
-    obs.observe(document.body, { subtree: true, childList: true, characterData: true });
-  }, step);
-}
-
 test('a DPO run interrupted by a reload resumes from its last checkpoint and finishes', async ({ page }) => {
   test.setTimeout(900_000);
   await page.goto('/#preference');
@@ -132,7 +117,7 @@ test('a DPO run interrupted by a reload resumes from its last checkpoint and fin
   await form.getByLabel(/^Held-out prompts per language/).fill('0');
   await form.getByLabel(/^Checkpoint every/).fill('2');
   await expect(page.getByTestId('pref-why')).toHaveCount(0);
-  await pauseAtCheckpoint(page, 2);
+  await pauseAtCheckpoint(page, 2, 'pref-checkpoints', 'pref-pause');
   await page.getByTestId('pref-start').click();
   const run = page.getByTestId('pref-run');
   await expect(run).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });

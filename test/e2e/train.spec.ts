@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { pauseAtCheckpoint } from './pauseAtCheckpoint.ts';
 
 // A fresh browser context: IndexedDB and localStorage start empty. Training runs on SwiftShader, so
 // the run is tiny (batch 2 × 16 tokens, 6 steps).
@@ -10,22 +11,6 @@ async function openReady(page: Page, hash: string) {
 
 const rowNamed = (page: Page, name: string) =>
   page.getByTestId('model-row').filter({ has: page.getByTestId('model-name').getByText(name, { exact: true }) });
-
-/** Pauses the run the moment the checkpoint of `step` is reported (a click from the test could come
- *  too late for steps this small): the engine pauses before its next step. */
-function pauseAtCheckpoint(page: Page, step: number): Promise<void> {
-  return page.evaluate((at) => {
-    const obs = new MutationObserver(() => {
-      if (!document.querySelector('[data-testid="train-checkpoints"]')?.textContent?.includes(`step ${at}`)) return;
-      const pause = document.querySelector<HTMLButtonElement>('[data-testid="train-pause"]');
-      if (pause && !pause.disabled) {
-        pause.click();
-        obs.disconnect();
-      }
-    });
-    obs.observe(document.body, { subtree: true, childList: true, characterData: true });
-  }, step);
-}
 
 test('train a tiny model on French with live charts, pause and resume, keep it across a reload; held-out heatmap', async ({ page }) => {
   test.setTimeout(900_000);
@@ -59,7 +44,7 @@ test('train a tiny model on French with live charts, pause and resume, keep it a
   await page.getByLabel(/^Checkpoint every/).fill('3');
   await expect(page.getByTestId('train-why')).toHaveCount(0);
   // Pause at the step-3 checkpoint.
-  await pauseAtCheckpoint(page, 3);
+  await pauseAtCheckpoint(page, 3, 'train-checkpoints', 'train-pause');
   await page.getByTestId('train-start').click();
 
   const status = page.getByTestId('train-status');
@@ -156,7 +141,7 @@ async function startTinyRunPausedAt2(page: Page, base: string, name: string, ste
   await page.getByLabel(/^Sequence length/).fill('16');
   await page.getByLabel(/^Held-out eval every/).fill('0');
   await page.getByLabel(/^Checkpoint every/).fill('2');
-  await pauseAtCheckpoint(page, 2);
+  await pauseAtCheckpoint(page, 2, 'train-checkpoints', 'train-pause');
   await page.getByTestId('train-start').click();
   await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });
 }
