@@ -5,6 +5,7 @@ import { join, resolve, sep } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { DpoRequest, EngineApi } from '../engine/api.ts';
 import { runJob } from './jobs.ts';
+import { withResumeHint } from './checkpointHint.ts';
 import { DPO_LOSSES, type DpoLossType } from '../ops/dpo.ts';
 import { parseDpoPairsJsonl } from '../train/dpo.ts';
 import { TRAINER_STATE_FILE } from '../model/folder.ts';
@@ -105,6 +106,7 @@ export async function runDpoCommand(engine: EngineApi, command: string, values: 
 
 async function dpoJob(engine: EngineApi, req: DpoRequest, asJson: boolean): Promise<number> {
   let checkpoint: string | null = null;
+  const saved: string[] = [];
   const r = await runJob(
     engine,
     'dpo',
@@ -125,8 +127,13 @@ async function dpoJob(engine: EngineApi, req: DpoRequest, asJson: boolean): Prom
       else if (e.type === 'saved') process.stderr.write(`\nsaved ${e.stage} → ${e.modelId}\n`);
       else if (e.type === 'checkpoint') process.stderr.write(`\ncheckpoint of ${e.stage} at its step ${e.step} → ${e.modelId}\n`);
       if (e.type === 'checkpoint') checkpoint = e.modelId;
+      if (e.type === 'saved') saved.push(e.modelId);
     },
-  );
+  ).catch((e: unknown) => {
+    if (!asJson) process.stderr.write('\n');
+    // A stage that finished no longer holds its state; its successor's start checkpoint does.
+    throw withResumeHint(e, 'dpo', [...saved, checkpoint]);
+  });
   const summary = { type: 'done', stopped: r.stopped, error: r.error ?? null, models: r.models, seconds: r.seconds, warnings: r.warnings };
   if (asJson) process.stdout.write(JSON.stringify(summary) + '\n');
   else {

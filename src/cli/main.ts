@@ -12,6 +12,7 @@ import { UNIVERSAL_VOCAB_SIZE } from '../tokenizer/universal.ts';
 import { LANGUAGE_CODES } from '../data/languages.ts';
 import { type PairRecord, parsePairsJsonl } from '../train/data.ts';
 import { runJob } from './jobs.ts';
+import { withResumeHint } from './checkpointHint.ts';
 import { SERVE_OPTIONS, SERVE_USAGE, runServeCommand } from './serveCommand.ts';
 import { ARBITRAGE_OPTIONS, ARBITRAGE_USAGE, runArbitrageCommand } from './arbitrageCommands.ts';
 import { MERGE_OPTIONS, MERGE_USAGE, runMergeCommand } from './mergeCommand.ts';
@@ -410,6 +411,9 @@ async function trainCommand(engine: EngineApi, req: TrainRequest, dest: string, 
       steps ??= Math.round(p.step / e.fraction);
       process.stderr.write(`\rstep ${p.step}/${steps} loss ${p.loss.toFixed(4)} ${p.tokensPerSecond.toFixed(0)} tok/s, about ${Math.round(e.etaSeconds)} s left`.padEnd(80));
     } else if (e.type === 'eval') process.stderr.write(`\nheld-out loss at step ${e.point.step}: mean ${e.point.mean.toFixed(4)}\n`);
+  }).catch((e: unknown) => {
+    if (!asJson) process.stderr.write('\n');
+    throw withResumeHint(e, 'train', [dest]);
   });
   if (asJson) json({ type: 'done', out: r.model ? dest : null, steps: r.steps, stopped: r.stopped, error: r.error ?? null, seconds: r.seconds });
   else process.stderr.write(`\n${r.stopped === 'done' ? 'trained' : `stopped (${r.stopped}${r.error ? `: ${r.error}` : ''})`} after ${r.steps} steps${r.model ? ` → ${dest}` : ''}${r.stopped === 'cancelled' ? ` (continue it with: aya-playground train --resume ${dest})` : ''}\n`);

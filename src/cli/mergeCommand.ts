@@ -46,6 +46,9 @@ export async function runMergeCommand(engine: EngineApi, command: string, values
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   const r = await runJob(engine, 'merge', { config, name: basename(resolve(outDir)), outId: outDir, maxShardBytes, cpu: Boolean(values.cpu) }, (p) => {
     if (!asJson) process.stderr.write(`\r[${Math.round(p.fraction * 100)}%] ${p.index}/${p.total} ${p.tensor}`.padEnd(80));
+  }).catch((e: unknown) => {
+    if (!asJson) process.stderr.write('\n'); // the error on a line of its own, not after the progress
+    throw e;
   });
   if (!asJson) process.stderr.write('\n');
   for (const w of r.warnings) if (!warnings.includes(w)) process.stderr.write(`warning: ${w}\n`);

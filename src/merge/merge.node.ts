@@ -7,7 +7,7 @@
 // Public API:
 //   mergeFolders(config, outDir, opts) → Promise<MergeFoldersResult>
 //   parseByteSize('2GB') → bytes
-import { makeDirs } from '../util/fs.node.ts';
+import { makeDirs, removeMadeDirs } from '../util/fs.node.ts';
 import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -93,17 +93,28 @@ class StagedFolder {
   private readonly temps = new Map<string, string>();
   constructor(readonly dir: string) {}
 
+  /** Runs a write of `name`; a failure (a full disk, say) names the folder and the file. */
+  async writing<T>(name: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      throw new Error(`could not write ${name} into ${this.dir}: ${(e as Error).message} (the folder is left as it was)`);
+    }
+  }
+
   async create(name: string): Promise<FileHandle> {
     const tmp = join(this.dir, `.${name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
     this.temps.set(name, tmp);
-    return open(tmp, 'wx');
+    return this.writing(name, () => open(tmp, 'wx'));
   }
 
   async writeFile(name: string, bytes: Uint8Array): Promise<void> {
     const fh = await this.create(name);
     try {
-      await fh.write(bytes, 0, bytes.byteLength, 0);
-      await fh.sync();
+      await this.writing(name, async () => {
+        await fh.write(bytes, 0, bytes.byteLength, 0);
+        await fh.sync();
+      });
     } finally {
       await fh.close();
     }
@@ -144,15 +155,16 @@ class StreamingShardSink implements TensorSink {
     const shard = this.shards[this.shardIndex];
     if (!shard || shard.names[this.inShard] !== name) throw new Error(`merge output: tensor '${name}' arrived out of order`);
     if (!this.fh) {
-      this.fh = await this.staged.create(shard.file);
-      await this.fh.write(shard.header, 0, shard.header.byteLength, 0);
+      const fh = (this.fh = await this.staged.create(shard.file));
+      await this.staged.writing(shard.file, () => fh.write(shard.header, 0, shard.header.byteLength, 0));
       this.position = shard.header.byteLength;
     }
+    const fh = this.fh;
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    await this.fh.write(bytes, 0, bytes.byteLength, this.position);
+    await this.staged.writing(shard.file, () => fh.write(bytes, 0, bytes.byteLength, this.position));
     this.position += bytes.byteLength;
     if (++this.inShard === shard.names.length) {
-      await this.fh.sync();
+      await this.staged.writing(shard.file, () => fh.sync());
       await this.fh.close();
       this.fh = null;
       this.shardIndex++;
@@ -194,12 +206,13 @@ export async function mergeFolders(config: MergeConfig, outDir: string, opts: Me
   const sources = new Map<string, ModelSource>();
   const staged = new StagedFolder(out);
   let sink: StreamingShardSink | null = null;
+  let made: string[] = [];
   try {
     for (const r of refs) sources.set(r, await openModelDirSource(resolve(r), r));
     const template = sources.get(refs[0])!.config;
     // The first ref is the base or the first model: the result's config (checked equal below).
     const { shards, total } = planShards(template, opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES);
-    await makeDirs(out);
+    made = await makeDirs(out);
     sink = new StreamingShardSink(staged, shards);
     const outcome = await mergeModels(config, sources, sink, { ctx: opts.ctx, onProgress: opts.onProgress, checkStop: opts.checkStop });
     await sink.close();
@@ -231,6 +244,7 @@ export async function mergeFolders(config: MergeConfig, outDir: string, opts: Me
   } catch (e) {
     await sink?.close();
     await staged.abandon();
+    await removeMadeDirs(made);
     throw e;
   } finally {
     await Promise.all([...sources.values()].map((s) => s.close()));

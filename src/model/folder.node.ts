@@ -1,6 +1,6 @@
 // Node-only: model folders on disk. The browser gets the same ModelFiles from a folder picker or
 // IndexedDB; everything past the bytes (parsing, validation) is in folder.ts.
-import { makeDirs } from '../util/fs.node.ts';
+import { makeDirs, removeMadeDirs } from '../util/fs.node.ts';
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -83,7 +83,7 @@ export async function writeModelDir(dir: string, files: ModelFiles): Promise<voi
   for (const name of files.keys()) {
     if (!isPlainFileName(name)) throw new Error(`cannot write '${name}' into ${dir}: not a plain file name`);
   }
-  await makeDirs(dir);
+  const made = await makeDirs(dir);
 
   const temps: Array<{ tmp: string; final: string }> = [];
   try {
@@ -100,6 +100,7 @@ export async function writeModelDir(dir: string, files: ModelFiles): Promise<voi
     }
   } catch (e) {
     await Promise.all(temps.map(({ tmp }) => removeIfExists(tmp).catch(() => undefined)));
+    await removeMadeDirs(made);
     throw new Error(`could not write the model to ${dir}: ${(e as Error).message}`);
   }
 

@@ -5,8 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 /**
  * `mkdir -p` without Node's recursive mode, which never returns where a parent answers ENOENT to
  * every attempt (under /proc, say): each missing folder is made in turn, and a refusal is an error.
+ * Returns the folders it made, outermost first (for removeMadeDirs after a failed write).
  */
-export async function makeDirs(dir: string): Promise<void> {
+export async function makeDirs(dir: string): Promise<string[]> {
   const missing: string[] = [];
   let d = resolve(dir);
   for (;;) {
@@ -23,15 +24,27 @@ export async function makeDirs(dir: string): Promise<void> {
       d = up;
     }
   }
+  const made: string[] = [];
   for (const m of missing) {
     try {
       await mkdir(m);
+      made.push(m);
     } catch (e) {
       // Made meanwhile is fine, if it is a folder (not a file, not a dangling link).
       const there = (e as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(m).then((s) => s.isDirectory(), () => false));
-      if (!there) throw new Error(`cannot create ${m}: ${(e as Error).message}`);
+      if (!there) {
+        await removeMadeDirs(made);
+        throw new Error(`cannot create ${m}: ${(e as Error).message}`);
+      }
     }
   }
+  return made;
+}
+
+/** Undoes makeDirs after a failed write (a full disk, say): the folders it made, innermost first,
+ *  each only if empty, so the destination is as it was. */
+export async function removeMadeDirs(made: readonly string[]): Promise<void> {
+  for (const d of [...made].reverse()) await rmdir(d).catch(() => undefined);
 }
 
 /** A text file given on the command line; an error names the path (EISDIR alone does not). */
