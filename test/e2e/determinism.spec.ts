@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { fillFrenchRun } from './trainForm.ts';
 
 // The same model (same size and seed), the same prompt, settings and seed give the same text in
 // Node (the CLI on Dawn) and in the browser (the app's Worker on Chromium's WebGPU).
@@ -67,18 +68,7 @@ test('training is the same in Node and in the browser', async ({ page }) => {
   const row = page.getByTestId('model-row').filter({ hasText: 'det-train' });
   await expect(row).toBeVisible({ timeout: 60_000 });
   const baseId = (await row.getAttribute('data-model-id'))!;
-  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
-  await page.getByTestId('train-model').selectOption(baseId);
-  await page.getByTestId('train-name').fill('det-trained');
-  await page.getByTestId('mix-clear').click();
-  await page.getByLabel('French weight').fill('1');
-  await page.getByLabel(/^Steps/).fill('3');
-  await page.getByLabel(/^Batch size/).fill('2');
-  await page.getByLabel(/^Sequence length/).fill('16');
-  await page.getByLabel(/^Learning rate/).fill('0.003');
-  await page.getByLabel(/^Seed/).fill('5');
-  await page.getByLabel(/^Held-out eval every/).fill('0');
-  await page.getByLabel(/^Checkpoint every/).fill('0');
+  await fillFrenchRun(page, { modelId: baseId, name: 'det-trained', steps: 3, evalEvery: 0, checkpointEvery: 0, lr: 0.003, seed: 5 });
   await page.getByTestId('train-start').click();
   await expect(page.getByTestId('train-outcome')).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
 

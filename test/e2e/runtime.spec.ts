@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServe, type Served } from './serve.ts';
+import { fillFrenchRun } from './trainForm.ts';
 
 // The desktop runtime, as a person uses it: `aya-playground serve --models DIR` started by the test
 // prints a URL; opening it gives the app connected to the runtime (its adapter named). Compare and a
@@ -74,16 +75,7 @@ test('the app served by `serve` runs Compare and Train on the runtime; a reload 
   await page.screenshot({ path: 'test-results/screens/runtime-compare.png', fullPage: true });
 
   // Train on the runtime, and reload while it runs.
-  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
-  await page.getByTestId('train-model').selectOption(baseId);
-  await page.getByTestId('train-name').fill('runtime-fra');
-  await page.getByTestId('mix-clear').click();
-  await page.getByLabel('French weight').fill('1');
-  await page.getByLabel(/^Steps/).fill('40');
-  await page.getByLabel(/^Batch size/).fill('2');
-  await page.getByLabel(/^Sequence length/).fill('16');
-  await page.getByLabel(/^Held-out eval every/).fill('20');
-  await page.getByLabel(/^Checkpoint every/).fill('0');
+  await fillFrenchRun(page, { modelId: baseId, name: 'runtime-fra', steps: 40, evalEvery: 20, checkpointEvery: 0 });
   await page.getByTestId('train-start').click();
   const status = page.getByTestId('train-status');
   await expect(status).toContainText(/step [2-9]\/40/, { timeout: 240_000 });

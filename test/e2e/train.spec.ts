@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { pauseAtCheckpoint } from './pauseAtCheckpoint.ts';
+import { fillFrenchRun, startPausedAt } from './trainForm.ts';
 
 // A fresh browser context: IndexedDB and localStorage start empty. Training runs on SwiftShader, so
 // the run is tiny (batch 2 × 16 tokens, 6 steps).
@@ -31,17 +32,8 @@ test('train a tiny model on French with live charts, pause and resume, keep it a
   const baseId = (await rowNamed(page, 'tiny-base').getAttribute('data-model-id'))!;
 
   // Train: that model, French only, 6 steps of batch 2 × 16, eval and checkpoint every 3.
-  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
+  await fillFrenchRun(page, { modelId: baseId, name: 'tiny-fra', steps: 6, evalEvery: 3, checkpointEvery: 3 });
   await expect(page.getByTestId('train-card')).toBeVisible();
-  await page.getByTestId('train-model').selectOption(baseId);
-  await page.getByTestId('train-name').fill('tiny-fra');
-  await page.getByTestId('mix-clear').click();
-  await page.getByLabel('French weight').fill('1');
-  await page.getByLabel(/^Steps/).fill('6');
-  await page.getByLabel(/^Batch size/).fill('2');
-  await page.getByLabel(/^Sequence length/).fill('16');
-  await page.getByLabel(/^Held-out eval every/).fill('3');
-  await page.getByLabel(/^Checkpoint every/).fill('3');
   await expect(page.getByTestId('train-why')).toHaveCount(0);
   // Pause at the step-3 checkpoint.
   await pauseAtCheckpoint(page, 3, 'train-checkpoints', 'train-pause');
@@ -131,19 +123,8 @@ async function startTinyRunPausedAt2(page: Page, base: string, name: string, ste
   await page.getByTestId('create-model').click();
   await expect(rowNamed(page, base)).toBeVisible({ timeout: 60_000 });
   const baseId = (await rowNamed(page, base).getAttribute('data-model-id'))!;
-  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
-  await page.getByTestId('train-model').selectOption(baseId);
-  await page.getByTestId('train-name').fill(name);
-  await page.getByTestId('mix-clear').click();
-  await page.getByLabel('French weight').fill('1');
-  await page.getByLabel(/^Steps/).fill(String(steps));
-  await page.getByLabel(/^Batch size/).fill('2');
-  await page.getByLabel(/^Sequence length/).fill('16');
-  await page.getByLabel(/^Held-out eval every/).fill('0');
-  await page.getByLabel(/^Checkpoint every/).fill('2');
-  await pauseAtCheckpoint(page, 2, 'train-checkpoints', 'train-pause');
-  await page.getByTestId('train-start').click();
-  await expect(page.getByTestId('train-run')).toHaveAttribute('data-status', 'paused', { timeout: 300_000 });
+  await fillFrenchRun(page, { modelId: baseId, name, steps, evalEvery: 0, checkpointEvery: 2 });
+  await startPausedAt(page, 2);
 }
 
 test('a run interrupted by a reload resumes from its last checkpoint and finishes', async ({ page }) => {
