@@ -227,7 +227,11 @@ class RuntimeSide extends SideState {
       return `Nothing answers at ${target.origin} — is \`aya-playground serve\` running there?`;
     }
     if (r.ok) return fallback;
-    const why = `The desktop runtime at ${this.label} refused the connection: ${(await r.text().catch(() => '')).trim() || `HTTP ${r.status}`}`;
+    // Connected before, now a wrong token: the runtime was started again (each run has its own).
+    const restarted = r.status === 401 && this.info !== null && target.token !== null;
+    const why = restarted
+      ? `The desktop runtime at ${this.label} was started again (it has a new token), so this page cannot reconnect: open the URL it printed. Jobs that ran in the old one stopped with it; their checkpoints are in its library.`
+      : `The desktop runtime at ${this.label} refused the connection: ${(await r.text().catch(() => '')).trim() || `HTTP ${r.status}`}`;
     // Wrong token or origin: trying again will not help (a lockout, 429, passes).
     if (r.status === 401 || r.status === 403 || r.status === 421) throw Object.assign(new Error(why), { fatal: true });
     return why;

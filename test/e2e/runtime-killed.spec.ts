@@ -38,14 +38,17 @@ test('a runtime killed mid-run: the tab says so and keeps the charts; after a re
   await expect(rowNamed(page, 'killed-base')).toBeVisible({ timeout: 60_000 });
   const baseId = (await rowNamed(page, 'killed-base').getAttribute('data-model-id'))!;
 
-  // A 6-step run on the runtime, checkpoint every 2, held right after its step-2 checkpoint; then
+  // A 6-step run on the runtime, checkpoint every 2, held right after its step-2 checkpoint (or the
+  // step after: the pause lands between steps); then
   // the runtime process is killed (SIGKILL: no goodbye).
   await fillFrenchRun(page, { modelId: baseId, name: 'killed-fra', steps: 6, evalEvery: 0, checkpointEvery: 2 });
   await startPausedAt(page, 2);
   await served.kill();
 
   await expect(page.getByTestId('engine-status')).toContainText(/not answering|went away|Nothing answers/i, { timeout: 60_000 });
-  await expect(page.getByTestId('loss-chart-summary')).toContainText(/Training loss over 2 of 6 steps/);
+  await expect(page.getByTestId('loss-chart-summary')).toContainText(/Training loss over [23] of 6 steps/);
+  await expect(page.getByTestId('run-runtime-away')).toContainText("this run's state is unknown");
+  await expect(page.getByTestId('run-runtime-away')).toContainText('Its last checkpoint, step 2 (killed-fra), is kept');
   await page.screenshot({ path: 'test-results/screens/runtime-killed-down.png', fullPage: true });
 
   // Started again on the same port and library: a new token, so this page's connection is refused
@@ -53,7 +56,9 @@ test('a runtime killed mid-run: the tab says so and keeps the charts; after a re
   served = await startServe(['--models', lib], port);
   const outcome = page.getByTestId('train-outcome');
   await expect(outcome).toHaveAttribute('data-status', 'error', { timeout: 120_000 });
+  await expect(outcome).toContainText('was started again (it has a new token), so this page cannot reconnect: open the URL it printed');
   await expect(outcome).toContainText('Its last checkpoint, step 2, is saved as killed-fra');
+  await expect(page.getByTestId('run-runtime-away')).toHaveCount(0);
   await page.screenshot({ path: 'test-results/screens/runtime-killed-restarted.png', fullPage: true });
 
   // The URL the new runtime printed: the run is listed with its checkpoint, and Resume finishes it there.
