@@ -7,6 +7,7 @@ import type { Arbiter, ComponentName } from '../arbiter/arbiter.ts';
 import { familyOf, LANGUAGE_CODES } from '../data/languages.ts';
 import type { SamplingOptions } from '../model/sample.ts';
 import { deriveSeed, hashString } from '../util/hash.ts';
+import { slugify } from '../util/slug.ts';
 import { parseJsonLines } from '../util/jsonl.ts';
 import { Router, type RouterExample, type RouterOptions, DEFAULT_ROUTER } from './router.ts';
 
@@ -42,7 +43,7 @@ export interface ArbitrageSpec {
   teachers: TeacherInfo[];
   samplesPerTeacher: number;
   seed: number;
-  /** Sampling for every completion; each completion's seed is derived from `seed`, prompt, teacher, sample. */
+  /** Sampling for every completion; each completion's seed is derived from `seed`, prompt, teacher name, sample. */
   sampling: Omit<SamplingOptions, 'seed'>;
   /** `single`: the teacher (default: the first). */
   single?: string;
@@ -262,10 +263,16 @@ export async function runArbitrage(prompts: readonly ArbitragePrompt[], spec: Ar
   const outcomes: PromptOutcome[] = [];
   const failures: GenerationFailure[] = [];
   let cancelled = false;
+  // A teacher's completions are seeded by its name (as the runtime names its folder), not its id:
+  // an id says where the model lives (a path in the CLI, builtin:… in the tab, a library id on the
+  // runtime), so seeding by id gave the same teacher different samples in each door — and a CLI
+  // run depended on the checkout path.
+  const byName = new Map(spec.teachers.map((t) => [t.id, slugify(t.name, 48)]));
+  const seedOf = (p: ArbitragePrompt, teacher: string, s: number) => deriveSeed(spec.seed, p.id, byName.get(teacher) ?? teacher, s);
   outer: for (const { p, teachers, probs } of plan) {
     const mine: Generation[] = [];
     for (const teacher of teachers) {
-      if (spec.samplesPerTeacher > 1) deps.prefetch?.(teacher, p, spec.sampling, Array.from({ length: spec.samplesPerTeacher }, (_, s) => deriveSeed(spec.seed, p.id, teacher, s)));
+      if (spec.samplesPerTeacher > 1) deps.prefetch?.(teacher, p, spec.sampling, Array.from({ length: spec.samplesPerTeacher }, (_, s) => seedOf(p, teacher, s)));
       for (let s = 0; s < spec.samplesPerTeacher; s++) {
         if (deps.shouldStop?.()) {
           cancelled = true;
@@ -273,7 +280,7 @@ export async function runArbitrage(prompts: readonly ArbitragePrompt[], spec: Ar
         }
         // The seed depends on (run seed, prompt, teacher, sample) only, so every strategy asks a
         // teacher for the same completion of a prompt: strategies differ only in routing.
-        const seed = deriveSeed(spec.seed, p.id, teacher, s);
+        const seed = seedOf(p, teacher, s);
         let out: string | GeneratedText;
         try {
           out = await deps.generate(teacher, p, { ...spec.sampling, seed });

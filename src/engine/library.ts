@@ -12,6 +12,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { CreateModelRequest } from './api.ts';
 import { type ModelOrigin, type ModelStore, type ModelSummary, summarize } from './models.ts';
 import type { DeviceManager } from './device.ts';
+import { slugify } from '../util/slug.ts';
 
 export interface LoadedModel {
   ctx: GpuContext;
@@ -21,10 +22,6 @@ export interface LoadedModel {
 
 const MAX_LOADED_MODELS = 6;
 
-/** "Tiny FRA · offline" → "tiny-fra-offline": a name as an id or folder name. */
-export function slugify(name: string, max = 32): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, max) || 'model';
-}
 
 let idCounter = 0;
 export function newModelId(name: string): string {

@@ -9,7 +9,7 @@ import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ModelStore, ModelSummary } from '../engine/models.ts';
 import type { ModelFiles } from '../model/folder.ts';
 import { readModelDir, readTokenizerFiles, writeModelDir } from '../model/folder.node.ts';
-import { slugify } from '../engine/library.ts';
+import { slugify } from '../util/slug.ts';
 import { folderSummary } from '../cli/dirStore.ts';
 import type { ZooManifest } from '../store/builtinModels.ts';
 

@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
+import { fillArbitrageRomanceSlavic } from './zooForms.ts';
 
 // Arbitrage in the browser on the shipped zoo: reward-based with two teachers on French prompts,
 // then the learned router trained on that run; the heatmap, the cost and the TRL exports.
@@ -7,18 +8,9 @@ test('arbitrage runs reward-based and learned routing, shows the heatmap and exp
   test.setTimeout(600_000);
   await page.goto('/#arbitrage');
   await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
-  const form = page.getByTestId('arbitrage-form');
-  // The shipped zoo is a precondition: without it this feature is broken, and the test fails.
-  await expect(form.getByRole('checkbox', { name: /teacher-romance/ }), 'the shipped model zoo (public/models) must be listed').toBeVisible({ timeout: 30_000 });
-
   // Pool: the Romance and Slavic teachers only.
-  for (const box of await form.getByRole('checkbox', { name: /^(teacher|base)-/ }).all()) await box.uncheck();
-  await form.getByRole('checkbox', { name: /teacher-romance/ }).check();
-  await form.getByRole('checkbox', { name: /teacher-slavic/ }).check();
-  await form.getByRole('radio', { name: /Reward-based/ }).check();
-  await form.getByTestId('langs-none').click();
-  await form.getByRole('checkbox', { name: 'French' }).check();
-  await form.getByRole('checkbox', { name: 'Russian' }).check();
+  await fillArbitrageRomanceSlavic(page);
+  const form = page.getByTestId('arbitrage-form');
   await form.getByLabel('Prompts per language').fill('2');
   await form.getByLabel('Max new tokens').fill('8');
   await expect(form).toContainText('8 completions to sample');

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { expect, test } from '@playwright/test';
+import { fillEvalRomanceSlavic } from './zooForms.ts';
 
 // Head-to-head on the shipped zoo, kept tiny for SwiftShader: two teachers, French and Russian,
 // 2 held-out prompts each, 8 new tokens → 4 comparisons (8 completions).
@@ -7,16 +8,7 @@ test('evaluate two zoo teachers head-to-head: per-language bars, intervals, tran
   test.setTimeout(420_000);
   await page.goto('/#evaluate');
   await expect(page.getByTestId('engine-status')).toContainText('swiftshader');
-  const a = page.getByTestId('eval-a');
-  await expect(a.locator('option[value="builtin:teacher-romance"]'), 'the shipped model zoo (public/models) must be listed').toBeAttached({ timeout: 30_000 });
-
-  await a.selectOption('builtin:teacher-romance');
-  await page.getByTestId('eval-b').selectOption('builtin:teacher-slavic');
-  await page.getByTestId('eval-source').getByRole('radio', { name: /UDHR held-out/ }).check();
-  await page.getByTestId('langs-none').click();
-  const langs = page.getByTestId('eval-languages');
-  await langs.getByRole('checkbox', { name: 'French' }).check();
-  await langs.getByRole('checkbox', { name: 'Russian' }).check();
+  await fillEvalRomanceSlavic(page);
   await page.getByLabel(/^Prompts per language/).fill('2');
   await page.getByLabel(/^Samples per prompt/).fill('1');
   await page.getByLabel(/^Max new tokens/).fill('8');

@@ -29,8 +29,7 @@ async function inProcess(): Promise<Side> {
 }
 
 async function throughServe(): Promise<Side> {
-  // The library folder is called "lib", so model ids are "lib/<name>" on both sides (arbitrage
-  // seeds each teacher's samples by its id).
+  // The library folder is called "lib", so model ids are "lib/<name>" on both sides.
   const lib = join(mkdtempSync(join(tmpdir(), 'aya-contract-')), 'lib');
   mkdirSync(lib);
   const runtime = await startRuntime({ port: 0, roots: [lib], zooDir: null, appDir: null });

@@ -1,4 +1,4 @@
-// A full disk under the CLI's train and merge (issue 15): each run writes into a small tmpfs mounted
+// A full or read-only disk under the CLI's train and merge (issue 15): each run writes into a small tmpfs mounted
 // in a private mount namespace (`unshare`, no root needed), so the kernel itself refuses the write
 // partway with ENOSPC. The error says so and what was kept; the destination is as it was (a new
 // folder is not left behind, an existing one keeps its files, no temp file remains), and a training
@@ -93,5 +93,20 @@ describe('a full disk under the CLI', () => {
     expect(kept.stderr).toMatch(/ENOSPC: no space left on device/);
     expect(kept.dirs).toEqual(['earlier']);
     expect(kept.files).toEqual({ 'earlier/notes.txt': sha(new TextEncoder().encode('an earlier merge\n')) });
+  }, 300_000);
+
+  it('a read-only disk: train and merge are refused before any work, naming the folder; nothing on it changes', () => {
+    const readOnly = 'mkdir MNT/earlier && echo "an earlier merge" > MNT/earlier/notes.txt && mount -o remount,ro MNT || exit 91';
+    const notes = { 'earlier/notes.txt': sha(new TextEncoder().encode('an earlier merge\n')) };
+    const t = onFullDisk(1024, ['train', '--model', join(dir, 'a'), '--out', 'MNT/earlier/run', ...train], readOnly);
+    expect(t.code, t.stderr).toBe(1);
+    expect(t.stderr).toMatch(/^aya-playground train: --out: cannot write to '.*\/earlier' \(read-only or not yours\)$/m);
+    expect(t.stderr).not.toMatch(/step 1/);
+    expect(t.files).toEqual(notes);
+    const m = onFullDisk(1024, ['merge', '--config', join(dir, 'merge.yml'), '--out', 'MNT/earlier'], readOnly);
+    expect(m.code, m.stderr).toBe(1);
+    expect(m.stderr).toMatch(/^aya-playground merge: --out: cannot write to '.*\/earlier' \(read-only or not yours\)$/m);
+    expect(m.files).toEqual(notes);
+    expect(m.dirs).toEqual(['earlier']);
   }, 300_000);
 });
