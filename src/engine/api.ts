@@ -216,7 +216,11 @@ export type TrainEvent =
   | { type: 'step'; point: StepPoint; fraction: number; etaSeconds: number }
   | { type: 'eval'; point: EvalPoint }
   | { type: 'checkpoint'; step: number; model: ModelSummary }
-  | { type: 'paused' | 'resumed' };
+  | { type: 'paused' | 'resumed' }
+  /** First, for a run resumed from a saved checkpoint: what it continues — the checkpoint's own
+   *  request (its pairs by count), the steps and evaluations before it — so that whoever follows
+   *  the job (another tab, a browser that never saw the run) shows the whole run. */
+  | { type: 'continues'; from: number; checkpoint: ModelSummary; request: Omit<TrainRequest, 'pairs' | 'resumeFrom' | 'outId'> & { pairs: number }; steps: StepPoint[]; evals: EvalPoint[] };
 
 export interface TrainResult {
   model: ModelSummary | null;

@@ -15,6 +15,9 @@ const SIDE_KEY = 'engine.side';
 const RUNTIME_KEY = 'engine.runtime';
 const RECONNECT_MS = [500, 1000, 2000, 5000];
 
+/** Kinds of job that save models. */
+const MODEL_JOBS = new Set(['train', 'dpo', 'merge', 'zoo', 'arbitrageExperiment']);
+
 /** One side: its connection, what it said about itself, how it is doing. */
 class SideState {
   status = $state<EngineStatus>('idle');
@@ -22,6 +25,9 @@ class SideState {
   error = $state<string | null>(null);
   lost = $state<DeviceLoss | null>(null);
   jobs = $state<JobInfo[]>([]);
+  /** How many of the jobs that save models have ended — it grows when one ends in any tab
+   *  connected to this engine, so that lists of models can be read again. */
+  modelJobsEnded = $state(0);
   api: RemoteEngineApi | null = null;
 
   constructor(readonly side: Side) {}
@@ -34,7 +40,11 @@ class SideState {
       if (e.type === 'device-lost') {
         this.lost = e.loss;
         this.status = 'lost';
-      } else this.jobs = e.jobs;
+      } else {
+        this.jobs = e.jobs;
+        const ended = e.jobs.filter((j) => MODEL_JOBS.has(j.kind) && j.state !== 'running' && j.state !== 'paused').length;
+        if (ended !== this.modelJobsEnded) this.modelJobsEnded = ended;
+      }
     });
     await api.connection.ready();
     this.info = await api.info();
@@ -276,6 +286,9 @@ class EngineClient {
   }
   get api(): EngineApi | null {
     return this.current.api;
+  }
+  get modelJobsEnded(): number {
+    return this.current.modelJobsEnded;
   }
 
   /** Starts the side the user last chose; a page opened with the link serve printed (or served by a

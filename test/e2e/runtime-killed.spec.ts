@@ -8,7 +8,8 @@ import { fillFrenchRun, startPausedAt } from './trainForm.ts';
 // The desktop runtime killed in the middle of a training job (issue 15), then started again on the
 // same port and library, as a person would after a crash: the tab says the runtime went away and
 // keeps the run's charts; the restarted runtime has a new token, and its URL shows the run as
-// stopped with its last checkpoint (a folder in the library), which Resume finishes there.
+// stopped with its last checkpoint (a folder in the library); the Engine panel lists it among the
+// runs that can be resumed, and another browser resumes it from there to the end.
 
 let served: Served | null = null;
 test.afterAll(async () => {
@@ -22,7 +23,7 @@ async function connected(page: Page) {
   await expect(page.getByTestId('engine-status')).toContainText(/runtime 127\.0\.0\.1:\d+: .*swiftshader/i, { timeout: 120_000 });
 }
 
-test('a runtime killed mid-run: the tab says so and keeps the charts; after a restart the run resumes from its checkpoint', async ({ page }) => {
+test('a runtime killed mid-run: the tab says so and keeps the charts; after a restart the run resumes from its checkpoint', async ({ page, browser }) => {
   test.setTimeout(900_000);
   const lib = mkdtempSync(join(tmpdir(), 'aya-e2e-killed-'));
   const port = await freePort();
@@ -43,6 +44,11 @@ test('a runtime killed mid-run: the tab says so and keeps the charts; after a re
   // the runtime process is killed (SIGKILL: no goodbye).
   await fillFrenchRun(page, { modelId: baseId, name: 'killed-fra', steps: 6, evalEvery: 0, checkpointEvery: 2 });
   await startPausedAt(page, 2);
+  // While the job is there its checkpoint is not offered for resuming.
+  await page.locator('nav').getByRole('link', { name: 'Engine' }).click();
+  await expect(page.getByTestId('resumable-hidden')).toBeVisible();
+  await expect(page.getByTestId('resumable-row')).toHaveCount(0);
+  await page.locator('nav').getByRole('link', { name: 'Train' }).click();
   await served.kill();
 
   await expect(page.getByTestId('engine-status')).toContainText(/not answering|went away|Nothing answers/i, { timeout: 60_000 });
@@ -61,20 +67,37 @@ test('a runtime killed mid-run: the tab says so and keeps the charts; after a re
   await expect(page.getByTestId('run-runtime-away')).toHaveCount(0);
   await page.screenshot({ path: 'test-results/screens/runtime-killed-restarted.png', fullPage: true });
 
-  // The URL the new runtime printed: the run is listed with its checkpoint, and Resume finishes it there.
+  // The URL the new runtime printed: the run is shown with its checkpoint and Resume; the Engine
+  // panel lists it among the runs that can be resumed.
   await page.goto(served.url);
   await connected(page);
   await page.locator('nav').getByRole('link', { name: 'Train' }).click();
   await expect(outcome).toContainText('Its last checkpoint, step 2, is saved as killed-fra');
-  const resume = page.getByTestId('train-resume-run');
-  await expect(resume).toHaveText('Resume from step 2');
-  await resume.click();
-  await expect(outcome).toHaveAttribute('data-status', /done|error|non-finite/, { timeout: 300_000 });
-  expect(await outcome.textContent()).not.toMatch(/failed/);
-  await expect(outcome).toContainText('Done: 6 steps');
-  await expect(page.getByTestId('loss-chart-summary')).toContainText(/Training loss over 6 of 6 steps/);
-  await page.screenshot({ path: 'test-results/screens/runtime-killed-resumed.png', fullPage: true });
+  await expect(page.getByTestId('train-resume-run')).toHaveText('Resume from step 2');
+  await page.locator('nav').getByRole('link', { name: 'Engine' }).click();
+  const listed = page.getByTestId('resumable-row').filter({ hasText: 'killed-fra' });
+  await expect(listed).toContainText('step 2 of 6');
+  await page.screenshot({ path: 'test-results/screens/runtime-killed-listed.png', fullPage: true });
+
+  // Another browser, which never saw the run, resumes it from that list: the job brings the run's
+  // request and its steps so far, and it finishes there.
+  const other = await (await browser.newContext()).newPage();
+  await other.goto(`${served.url}#engine`);
+  await connected(other);
+  await other.getByTestId('resumable-row').filter({ hasText: 'killed-fra' }).getByTestId('resumable-resume').click();
+  await expect(other).toHaveURL(/#train$/);
+  const otherOutcome = other.getByTestId('train-outcome');
+  await expect(otherOutcome).toHaveAttribute('data-status', /done|error|non-finite/, { timeout: 300_000 });
+  expect(await otherOutcome.textContent()).not.toMatch(/failed/);
+  await expect(otherOutcome).toContainText('Done: 6 steps');
+  await expect(other.getByTestId('loss-chart-summary')).toContainText(/Training loss over 6 of 6 steps/);
+  await expect(other.getByTestId('train-run')).toContainText('from killed-base');
+  await other.screenshot({ path: 'test-results/screens/runtime-killed-resumed.png', fullPage: true });
+
+  // The first page sees the finished model in the library, and nothing left to resume.
   await page.locator('nav').getByRole('link', { name: 'Models' }).click();
   await expect(rowNamed(page, 'killed-fra').getByTestId('model-training')).toContainText('6/6 steps · complete');
   await expect(rowNamed(page, 'killed-fra').getByTestId('model-location')).toContainText(join(lib, 'killed-fra'));
+  await page.locator('nav').getByRole('link', { name: 'Engine' }).click();
+  await expect(page.getByTestId('resumable-row')).toHaveCount(0);
 });

@@ -23,7 +23,9 @@ async function run(req: TrainRequest, cancelAfter?: number) {
   const job = engine.start('train', req);
   const losses: Array<[number, number]> = [];
   const evals: Array<[number, number]> = [];
+  const continues: Array<Extract<TrainEvent, { type: 'continues' }>> = [];
   job.on((e: TrainEvent) => {
+    if (e.type === 'continues') continues.push(e);
     if (e.type === 'step') {
       losses.push([e.point.step, e.point.loss]);
       if (e.point.step === cancelAfter) void job.cancel();
@@ -33,7 +35,7 @@ async function run(req: TrainRequest, cancelAfter?: number) {
   const outcome = await job.outcome;
   const r = outcome.status === 'failed' ? null : outcome.result;
   if (!r) throw new Error(`train ended ${outcome.status}: ${outcome.status === 'failed' ? outcome.error : ''}`);
-  return { r, losses, evals, files: r.model ? await engine.exportModel(r.model.id) : null };
+  return { r, losses, evals, continues, files: r.model ? await engine.exportModel(r.model.id) : null };
 }
 
 describe('resuming a training run', () => {
@@ -63,6 +65,12 @@ describe('resuming a training run', () => {
     expect(resumed.r.steps).toBe(6);
     expect(resumed.r.model!.id).toBe(cut.r.model!.id); // saved in place
     expect(resumed.losses.map(([s]) => s)).toEqual([4, 5, 6]);
+    // Its first event says what it continues: the checkpoint's request and the curves before it.
+    expect(resumed.continues).toHaveLength(1);
+    expect(resumed.continues[0]).toMatchObject({ from: 3, request: { name: 'interrupted', steps: 6, seed: 7, pairs: 0 }, checkpoint: { id: cut.r.model!.id } });
+    expect(resumed.continues[0].steps.map((p) => [p.step, p.loss])).toEqual(cut.losses);
+    expect(resumed.continues[0].evals.map((p) => [p.step, p.mean])).toEqual(cut.evals);
+    expect(straight.continues).toHaveLength(0);
     expect([...cut.losses, ...resumed.losses]).toEqual(straight.losses);
     expect([...cut.evals, ...resumed.evals]).toEqual(straight.evals);
     expect(sha(resumed.files!.get('model.safetensors')!)).toBe(sha(straight.files!.get('model.safetensors')!));

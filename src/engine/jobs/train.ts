@@ -54,6 +54,10 @@ export async function train(core: EngineCore, given: TrainRequest, ctl: JobContr
       },
       state ? trainStateFiles(state, request) : undefined,
     );
+  if (resumed) {
+    const checkpoint = (await core.library.list()).find((m) => m.id === resumed.id);
+    if (checkpoint) ctl.emit({ type: 'continues', from: resumed.state.step, checkpoint, request: { ...request, pairs: request.pairs?.length ?? 0 }, steps: resumed.state.history, evals: resumed.state.evals });
+  }
   let lastEval: EvalPoint | null = resumed?.state.evals.at(-1) ?? null;
   const outcome = await runTraining(
     ctx,

@@ -3,6 +3,7 @@
 import type { ModelSummary } from '../../engine/models.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import { MODEL_PRESETS } from '../../model/presets.ts';
+import { untrack } from 'svelte';
 import { engine } from '../engineClient.svelte.ts';
 
 class ModelList {
@@ -27,6 +28,13 @@ class ModelList {
 }
 
 export const modelList = new ModelList();
+
+// A job that saves models ended — maybe in another tab on the same desktop runtime: read the list again.
+$effect.root(() => {
+  $effect(() => {
+    if (engine.modelJobsEnded > 0) untrack(() => void modelList.refresh());
+  });
+});
 
 /** The preset a config was made from, if its shape matches one. */
 export function presetOf(c: ModelConfig): string | null {

@@ -2,7 +2,7 @@
 // loss, the held-out evaluations, the checkpoints) and how it ended. The record is saved to
 // IndexedDB as it grows, so the last run's charts come back after a reload; the models themselves
 // (checkpoints and result) are saved by the engine.
-import type { TrainEvent, TrainRequest, TrainResult } from '../../engine/api.ts';
+import type { ModelSummary, TrainEvent, TrainRequest, TrainResult } from '../../engine/api.ts';
 import type { EvalPoint, StepPoint } from '../../train/sft.ts';
 import { PersistedRun, type RunBase, type RunStatus } from '../common/persistedRun.svelte.ts';
 import { modelList } from '../models/modelList.svelte.ts';
@@ -28,6 +28,27 @@ export interface RunRecord extends RunBase {
   error: string | null;
 }
 
+/** What a saved SFT model's playground.json says of the run that made it, when that run can be
+ *  resumed (it keeps its optimizer state and has steps left). */
+export interface ResumableTraining {
+  mix?: Array<{ language: string; weight: number }>;
+  pairs?: number;
+  udhr?: boolean;
+  steps: number;
+  steps_done: number;
+  batch_size: number;
+  seq_len: number;
+  lr: number;
+  seed: number;
+  status?: string;
+}
+
+export function resumableTraining(m: ModelSummary): ResumableTraining | null {
+  const t = (m.playground as { training?: ResumableTraining & { resumable?: boolean } } | null)?.training;
+  if (!t?.resumable || !Number.isInteger(t.steps_done) || !Number.isInteger(t.steps) || t.steps_done >= t.steps) return null;
+  return t;
+}
+
 class TrainRun extends PersistedRun<RunRecord, 'train'> {
   constructor() {
     super('train.lastRun', 'train');
@@ -47,9 +68,38 @@ class TrainRun extends PersistedRun<RunRecord, 'train'> {
     const at = r.status === 'cancelled' && r.result?.modelId ? { modelId: r.result.modelId, step: r.result.steps } : r.checkpoints.at(-1) ?? null;
     if (!at) return null;
     const m = modelList.items.find((x) => x.id === at.modelId);
-    const training = (m?.playground as { training?: { resumable?: boolean; steps_done?: number } } | null)?.training;
-    if (!training?.resumable || training.steps_done !== at.step) return null;
+    const training = m ? resumableTraining(m) : null;
+    if (!training || training.steps_done !== at.step) return null;
     return { modelId: at.modelId, step: at.step };
+  }
+
+  /** Continues a run saved in the library (a checkpoint or a cancelled run that keeps its optimizer
+   *  state) that this page has no record of — e.g. one listed after the desktop runtime restarted.
+   *  The record starts from what the model's playground.json says; the job's first event brings
+   *  the exact request and the curves so far. */
+  resumeModel(m: ModelSummary): Promise<void> {
+    const t = resumableTraining(m);
+    if (!t) return Promise.resolve();
+    const parent = (m.playground as { parent?: { id?: string; name?: string } } | null)?.parent;
+    const req: TrainRequest = {
+      modelId: parent?.id ?? m.id,
+      name: m.name,
+      mix: (t.mix ?? []).map((x) => ({ ...x })),
+      useCorpus: t.udhr ?? true,
+      steps: t.steps,
+      batchSize: t.batch_size,
+      seqLen: t.seq_len,
+      lr: t.lr,
+      seed: t.seed,
+      evalEvery: 0,
+      checkpointEvery: 0,
+      resumeFrom: m.id,
+    };
+    const record = this.record(req, { startModelName: parent?.name ?? '(unknown)', pairsFile: null });
+    record.request.pairs = t.pairs ?? 0;
+    record.checkpoints = [{ step: t.steps_done, modelId: m.id, modelName: m.name }];
+    record.fraction = t.steps_done / t.steps;
+    return this.launch(req, record);
   }
 
   /** Continues the last run from its saved state; its charts go on from that step. */
@@ -119,6 +169,16 @@ class TrainRun extends PersistedRun<RunRecord, 'train'> {
         return true;
       case 'resumed':
         r.status = 'running';
+        return true;
+      case 'continues':
+        // The checkpoint's own account of the run so far (exact, even where this record had less).
+        r.request = { ...e.request, pairsFile: r.request.pairsFile, resumeFrom: e.checkpoint.id };
+        r.languages = e.request.mix.filter((m) => m.weight > 0).map((m) => m.language);
+        r.steps = [...e.steps];
+        r.evals = [...e.evals];
+        r.checkpoints = r.checkpoints.filter((c) => c.step < e.from);
+        r.checkpoints.push({ step: e.from, modelId: e.checkpoint.id, modelName: e.checkpoint.name });
+        r.fraction = e.from / e.request.steps;
         return true;
     }
   }
